@@ -1,0 +1,136 @@
+#include "storage/attribute_value.h"
+
+#include <algorithm>
+#include <array>
+
+namespace meridian {
+namespace {
+
+constexpr std::array<const char*, 10> kTypeNames = {"S", "N", "B", "BOOL", "NULL",
+                                                    "M", "L", "SS", "NS", "BS"};
+
+// The size of a number as DynamoDB counts it: 1 byte per two significant digits, plus 1.
+size_t NumberSize(const Decimal& d) { return (d.digits().size() + 1) / 2 + 1; }
+
+template <typename T, typename Less>
+bool HasAdjacentDuplicate(const std::vector<T>& sorted, Less less) {
+  for (size_t i = 1; i < sorted.size(); ++i)
+    if (!less(sorted[i - 1], sorted[i])) return true;
+  return false;
+}
+
+}  // namespace
+
+const char* AttributeTypeName(AttributeType t) { return kTypeNames[static_cast<size_t>(t)]; }
+
+bool ParseAttributeType(std::string_view name, AttributeType* out) {
+  for (size_t i = 0; i < kTypeNames.size(); ++i) {
+    if (name == kTypeNames[i]) {
+      *out = static_cast<AttributeType>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+AttributeValue AttributeValue::SS(std::vector<std::string> members) {
+  std::sort(members.begin(), members.end());
+  return AttributeValue(Storage(std::in_place_index<7>, StringSet{std::move(members)}));
+}
+
+AttributeValue AttributeValue::NS(std::vector<Decimal> members) {
+  std::sort(members.begin(), members.end());
+  return AttributeValue(Storage(std::in_place_index<8>, NumberSet{std::move(members)}));
+}
+
+AttributeValue AttributeValue::BS(std::vector<std::string> members) {
+  std::vector<Binary> bins;
+  bins.reserve(members.size());
+  for (auto& m : members) bins.push_back(Binary{std::move(m)});
+  std::sort(bins.begin(), bins.end());
+  return AttributeValue(Storage(std::in_place_index<9>, BinarySet{std::move(bins)}));
+}
+
+Result<AttributeValue> AttributeValue::ParseN(std::string_view text) {
+  MERIDIAN_ASSIGN_OR_RETURN(Decimal d, Decimal::Parse(text));
+  return N(std::move(d));
+}
+
+size_t AttributeValueSize(const AttributeValue& v) {
+  switch (v.type()) {
+    case AttributeType::kS: return v.s().size();
+    case AttributeType::kN: return NumberSize(v.n());
+    case AttributeType::kB: return v.b().size();
+    case AttributeType::kBool:
+    case AttributeType::kNull: return 1;
+    case AttributeType::kM: {
+      size_t size = 3;
+      for (const auto& [name, child] : v.m()) size += 1 + name.size() + AttributeValueSize(child);
+      return size;
+    }
+    case AttributeType::kL: {
+      size_t size = 3;
+      for (const auto& child : v.l()) size += 1 + AttributeValueSize(child);
+      return size;
+    }
+    case AttributeType::kSS: {
+      size_t size = 0;
+      for (const auto& m : v.ss()) size += m.size();
+      return size;
+    }
+    case AttributeType::kNS: {
+      size_t size = 0;
+      for (const auto& m : v.ns()) size += NumberSize(m);
+      return size;
+    }
+    case AttributeType::kBS: {
+      size_t size = 0;
+      for (const auto& m : v.bs()) size += m.bytes.size();
+      return size;
+    }
+  }
+  return 0;
+}
+
+size_t ItemSize(const Item& item) {
+  size_t size = 0;
+  for (const auto& [name, value] : item) size += name.size() + AttributeValueSize(value);
+  return size;
+}
+
+Status ValidateAttributeValue(const AttributeValue& v, int depth) {
+  if (depth > kMaxNestingDepth) {
+    return Status::Validation("Nesting Levels have exceeded supported limits");
+  }
+  constexpr char kEmptySet[] = "One or more parameter values were invalid: An %s set  may not be empty";
+  auto empty_set = [&](const char* kind) {
+    std::string m = kEmptySet;
+    m.replace(m.find("%s"), 2, kind);
+    return Status::Validation(m);
+  };
+  constexpr char kDuplicates[] = "One or more parameter values were invalid: Input collection contains duplicates";
+  switch (v.type()) {
+    case AttributeType::kM:
+      for (const auto& [name, child] : v.m()) MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(child, depth + 1));
+      return Status::Ok();
+    case AttributeType::kL:
+      for (const auto& child : v.l()) MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(child, depth + 1));
+      return Status::Ok();
+    case AttributeType::kSS:
+      if (v.ss().empty()) return empty_set("string");
+      if (HasAdjacentDuplicate(v.ss(), std::less<>())) return Status::Validation(kDuplicates);
+      return Status::Ok();
+    case AttributeType::kNS:
+      if (v.ns().empty()) return empty_set("number");
+      if (HasAdjacentDuplicate(v.ns(), std::less<>())) return Status::Validation(kDuplicates);
+      return Status::Ok();
+    case AttributeType::kBS:
+      if (v.bs().empty()) return empty_set("binary");
+      if (HasAdjacentDuplicate(v.bs(), std::less<>())) return Status::Validation(kDuplicates);
+      return Status::Ok();
+    default:
+      return Status::Ok();
+  }
+}
+
+}  // namespace meridian

@@ -1,0 +1,42 @@
+#include "storage/operations.h"
+
+#include <array>
+
+namespace meridian {
+namespace {
+
+constexpr std::array<const char*, kOperationCount> kNames = {
+    "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "PutItem", "GetItem",
+    "DeleteItem",  "Query",         "Scan",       "BatchGetItem", "BatchWriteItem"};
+
+}  // namespace
+
+const char* OperationName(Operation op) {
+  auto i = static_cast<size_t>(op);
+  return (i >= 1 && i <= kNames.size()) ? kNames[i - 1] : "Unknown";
+}
+
+bool ParseOperationName(std::string_view name, Operation* out) {
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (name == kNames[i]) {
+      *out = static_cast<Operation>(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsWriteOperation(Operation op) {
+  switch (op) {
+    case Operation::kCreateTable:
+    case Operation::kDeleteTable:
+    case Operation::kPutItem:
+    case Operation::kDeleteItem:
+    case Operation::kBatchWriteItem:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace meridian

@@ -1,0 +1,302 @@
+// The internal request and response types: one struct per DynamoDB operation.
+//
+// Every front end decodes into these in one place each (api/json_codec for DynamoDB's JSON, the
+// msgpack field maps below for the native wire) and the engine (storage/engine.h) executes them.
+// Field names follow DynamoDB's API reference; optional fields are std::optional so that "absent"
+// and "default" stay distinct where DynamoDB tells them apart.
+//
+// The msgpack maps (MSGPACK_DEFINE_MAP) are the native wire format: fields are named, so adding
+// a field later keeps old peers decoding (unknown keys are ignored, missing keys keep defaults).
+//
+// Thread-safety: value types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "storage/attribute_value.h"
+#include "storage/item_codec.h"
+
+namespace meridian {
+
+enum class KeyType : uint8_t { kHash, kRange };
+enum class BillingMode : uint8_t { kProvisioned, kPayPerRequest };
+enum class ReturnValue : uint8_t { kNone, kAllOld, kUpdatedOld, kAllNew, kUpdatedNew };
+enum class ReturnConsumedCapacity : uint8_t { kNone, kTotal, kIndexes };
+enum class Select : uint8_t { kAllAttributes, kAllProjectedAttributes, kSpecificAttributes, kCount };
+enum class TableStatus : uint8_t { kCreating, kActive, kDeleting, kUpdating };
+
+}  // namespace meridian
+
+MSGPACK_ADD_ENUM(meridian::KeyType);
+MSGPACK_ADD_ENUM(meridian::BillingMode);
+MSGPACK_ADD_ENUM(meridian::ReturnValue);
+MSGPACK_ADD_ENUM(meridian::ReturnConsumedCapacity);
+MSGPACK_ADD_ENUM(meridian::Select);
+MSGPACK_ADD_ENUM(meridian::TableStatus);
+MSGPACK_ADD_ENUM(meridian::AttributeType);
+
+namespace meridian {
+
+using ExpressionAttributeNames = std::map<std::string, std::string>;
+using ExpressionAttributeValues = std::map<std::string, AttributeValue>;
+
+struct KeySchemaElement {
+  std::string attribute_name;
+  KeyType key_type = KeyType::kHash;
+  bool operator==(const KeySchemaElement&) const = default;
+  MSGPACK_DEFINE_MAP(attribute_name, key_type);
+};
+
+struct AttributeDefinition {
+  std::string attribute_name;
+  AttributeType attribute_type = AttributeType::kS;
+  bool operator==(const AttributeDefinition&) const = default;
+  MSGPACK_DEFINE_MAP(attribute_name, attribute_type);
+};
+
+struct ProvisionedThroughput {
+  int64_t read_capacity_units = 0;
+  int64_t write_capacity_units = 0;
+  bool operator==(const ProvisionedThroughput&) const = default;
+  MSGPACK_DEFINE_MAP(read_capacity_units, write_capacity_units);
+};
+
+struct TableDescription {
+  std::string table_name;
+  std::string table_arn;
+  std::string table_id;  // a UUID, as DynamoDB's TableId
+  TableStatus table_status = TableStatus::kActive;
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attribute_definitions;
+  int64_t item_count = 0;
+  int64_t table_size_bytes = 0;
+  int64_t creation_date_time_ms = 0;  // epoch milliseconds; JSON shows epoch seconds
+  BillingMode billing_mode = BillingMode::kProvisioned;
+  ProvisionedThroughput provisioned_throughput;
+  MSGPACK_DEFINE_MAP(table_name, table_arn, table_id, table_status, key_schema,
+                     attribute_definitions, item_count, table_size_bytes, creation_date_time_ms,
+                     billing_mode, provisioned_throughput);
+};
+
+// Capacity units for one table, as ReturnConsumedCapacity reports them.
+struct ConsumedCapacity {
+  std::string table_name;
+  double capacity_units = 0;  // multiples of 0.5: exact in binary
+  double read_capacity_units = 0;
+  double write_capacity_units = 0;
+  bool indexes = false;  // INDEXES was asked: also report the base table's share under "Table"
+  MSGPACK_DEFINE_MAP(table_name, capacity_units, read_capacity_units, write_capacity_units, indexes);
+};
+
+// --- Tables -------------------------------------------------------------------------------------
+
+struct CreateTableRequest {
+  std::string table_name;
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attribute_definitions;
+  std::optional<BillingMode> billing_mode;
+  std::optional<ProvisionedThroughput> provisioned_throughput;
+  MSGPACK_DEFINE_MAP(table_name, key_schema, attribute_definitions, billing_mode,
+                     provisioned_throughput);
+};
+struct CreateTableResponse {
+  TableDescription table_description;
+  MSGPACK_DEFINE_MAP(table_description);
+};
+
+struct DescribeTableRequest {
+  std::string table_name;
+  MSGPACK_DEFINE_MAP(table_name);
+};
+struct DescribeTableResponse {
+  TableDescription table;
+  MSGPACK_DEFINE_MAP(table);
+};
+
+struct ListTablesRequest {
+  std::optional<std::string> exclusive_start_table_name;
+  std::optional<int64_t> limit;  // 1..100, default 100
+  MSGPACK_DEFINE_MAP(exclusive_start_table_name, limit);
+};
+struct ListTablesResponse {
+  std::vector<std::string> table_names;
+  std::optional<std::string> last_evaluated_table_name;
+  MSGPACK_DEFINE_MAP(table_names, last_evaluated_table_name);
+};
+
+struct DeleteTableRequest {
+  std::string table_name;
+  MSGPACK_DEFINE_MAP(table_name);
+};
+struct DeleteTableResponse {
+  TableDescription table_description;
+  MSGPACK_DEFINE_MAP(table_description);
+};
+
+// --- Items --------------------------------------------------------------------------------------
+
+struct PutItemRequest {
+  std::string table_name;
+  Item item;
+  ReturnValue return_values = ReturnValue::kNone;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(table_name, item, return_values, return_consumed_capacity);
+};
+struct PutItemResponse {
+  std::optional<Item> attributes;
+  std::optional<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(attributes, consumed_capacity);
+};
+
+struct GetItemRequest {
+  std::string table_name;
+  Item key;
+  bool consistent_read = false;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(table_name, key, consistent_read, return_consumed_capacity);
+};
+struct GetItemResponse {
+  std::optional<Item> item;
+  std::optional<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(item, consumed_capacity);
+};
+
+struct DeleteItemRequest {
+  std::string table_name;
+  Item key;
+  ReturnValue return_values = ReturnValue::kNone;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(table_name, key, return_values, return_consumed_capacity);
+};
+struct DeleteItemResponse {
+  std::optional<Item> attributes;
+  std::optional<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(attributes, consumed_capacity);
+};
+
+// --- Query and Scan -----------------------------------------------------------------------------
+
+struct QueryRequest {
+  std::string table_name;
+  std::optional<std::string> index_name;
+  std::string key_condition_expression;
+  ExpressionAttributeNames expression_attribute_names;
+  ExpressionAttributeValues expression_attribute_values;
+  bool scan_index_forward = true;
+  std::optional<int64_t> limit;
+  std::optional<Select> select;
+  std::optional<Item> exclusive_start_key;
+  bool consistent_read = false;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(table_name, index_name, key_condition_expression, expression_attribute_names,
+                     expression_attribute_values, scan_index_forward, limit, select,
+                     exclusive_start_key, consistent_read, return_consumed_capacity);
+};
+
+// One page of a Query or a Scan.
+struct ItemPage {
+  std::vector<Item> items;  // empty (and omitted from JSON) for Select=COUNT
+  bool count_only = false;
+  int64_t count = 0;
+  int64_t scanned_count = 0;
+  std::optional<Item> last_evaluated_key;
+  std::optional<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(items, count_only, count, scanned_count, last_evaluated_key, consumed_capacity);
+};
+struct QueryResponse : ItemPage {};
+
+struct ScanRequest {
+  std::string table_name;
+  std::optional<std::string> index_name;
+  std::optional<int64_t> limit;
+  std::optional<Select> select;
+  std::optional<Item> exclusive_start_key;
+  std::optional<int64_t> segment;
+  std::optional<int64_t> total_segments;
+  bool consistent_read = false;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(table_name, index_name, limit, select, exclusive_start_key, segment,
+                     total_segments, consistent_read, return_consumed_capacity);
+};
+struct ScanResponse : ItemPage {};
+
+// --- Batches ------------------------------------------------------------------------------------
+
+struct KeysAndAttributes {
+  std::vector<Item> keys;
+  bool consistent_read = false;
+  MSGPACK_DEFINE_MAP(keys, consistent_read);
+};
+
+struct BatchGetItemRequest {
+  std::map<std::string, KeysAndAttributes> request_items;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(request_items, return_consumed_capacity);
+};
+struct BatchGetItemResponse {
+  std::map<std::string, std::vector<Item>> responses;
+  std::map<std::string, KeysAndAttributes> unprocessed_keys;
+  std::vector<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(responses, unprocessed_keys, consumed_capacity);
+};
+
+// Exactly one of put_item and delete_key is set.
+struct WriteRequest {
+  std::optional<Item> put_item;
+  std::optional<Item> delete_key;
+  MSGPACK_DEFINE_MAP(put_item, delete_key);
+};
+
+struct BatchWriteItemRequest {
+  std::map<std::string, std::vector<WriteRequest>> request_items;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  MSGPACK_DEFINE_MAP(request_items, return_consumed_capacity);
+};
+struct BatchWriteItemResponse {
+  std::map<std::string, std::vector<WriteRequest>> unprocessed_items;
+  std::vector<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(unprocessed_items, consumed_capacity);
+};
+
+// --- The operation set --------------------------------------------------------------------------
+
+// Wire numbers of the operations: never reuse or renumber one.
+enum class Operation : uint16_t {
+  kCreateTable = 1,
+  kDescribeTable = 2,
+  kListTables = 3,
+  kDeleteTable = 4,
+  kPutItem = 5,
+  kGetItem = 6,
+  kDeleteItem = 7,
+  kQuery = 8,
+  kScan = 9,
+  kBatchGetItem = 10,
+  kBatchWriteItem = 11,
+};
+inline constexpr uint16_t kOperationCount = 11;
+
+// Alternatives in Operation order: index = operation - 1.
+using Request = std::variant<CreateTableRequest, DescribeTableRequest, ListTablesRequest,
+                             DeleteTableRequest, PutItemRequest, GetItemRequest, DeleteItemRequest,
+                             QueryRequest, ScanRequest, BatchGetItemRequest, BatchWriteItemRequest>;
+using Response = std::variant<CreateTableResponse, DescribeTableResponse, ListTablesResponse,
+                              DeleteTableResponse, PutItemResponse, GetItemResponse,
+                              DeleteItemResponse, QueryResponse, ScanResponse,
+                              BatchGetItemResponse, BatchWriteItemResponse>;
+
+inline Operation OperationOf(const Request& r) { return static_cast<Operation>(r.index() + 1); }
+inline Operation OperationOf(const Response& r) { return static_cast<Operation>(r.index() + 1); }
+// "PutItem" etc.
+const char* OperationName(Operation op);
+// False when the name is not an operation Meridian serves.
+bool ParseOperationName(std::string_view name, Operation* out);
+// Whether the operation changes data (and so must go through the write path).
+bool IsWriteOperation(Operation op);
+
+}  // namespace meridian
