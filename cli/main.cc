@@ -1,0 +1,402 @@
+// `meridian`: the one binary. Subcommands:
+//   start-single-node  serve one node (development mode; stays after the replica group arrives)
+//   call               any DynamoDB operation, request and response in DynamoDB's JSON
+//   tables | create-table | delete-table | put | get | delete | query | scan   shortcuts
+// Exit codes (../shared/DESIGN.md): 0 ok, 1 an API error (its JSON on stdout), 2 usage,
+// 3 unreachable or timed out.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/json_codec.h"
+#include "cli/args.h"
+#include "meridian/client.h"
+#include "region/node_server.h"
+#include "storage/engine.h"
+
+namespace meridian::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitApiError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+constexpr char kDefaultEndpoint[] = "tcp://127.0.0.1:7700";
+constexpr char kDefaultDataDir[] = "meridian-data";
+
+constexpr char kUsage[] = R"(usage: meridian <command> [options]
+
+Server:
+  start-single-node --data DIR [--listen tcp://127.0.0.1:7700] [--workers N] [--no-sync]
+      Serve one node. Port 0 picks a free port; the address is written to DIR/endpoints.json.
+
+Requests (DynamoDB's JSON in and out):
+  call OPERATION ['REQUEST_JSON' | --input FILE | --input -]
+  tables                                  list every table
+  create-table TABLE PK:TYPE [SK:TYPE]    TYPE is S, N or B (on-demand billing)
+  delete-table TABLE
+  put TABLE 'ITEM_JSON'                   e.g. '{"pk":{"S":"a"},"n":{"N":"1"}}'
+  get TABLE 'KEY_JSON' [--consistent]
+  delete TABLE 'KEY_JSON'
+  query TABLE 'KEY_CONDITION' [--values JSON] [--names JSON] [--limit N] [--desc] [--count]
+  scan TABLE [--limit N] [--segment I --total-segments N] [--count]
+
+Options for requests:
+  --endpoint tcp://HOST:PORT   the node (default: $MERIDIAN_ENDPOINT, else DIR/endpoints.json of
+                               --data DIR or ./meridian-data, else tcp://127.0.0.1:7700)
+  --data DIR                   find the endpoint in DIR/endpoints.json
+  --timeout-ms N               per request (default 10000)
+  --pretty                     indent the JSON output
+
+Exit codes: 0 ok, 1 API error (JSON on stdout), 2 usage, 3 unreachable or timed out.
+)";
+
+int UsageError(const std::string& message) {
+  std::cerr << "meridian: " << message << "\n(run `meridian help` for usage)\n";
+  return kExitUsage;
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<std::string> EndpointFromDataDir(const std::filesystem::path& dir) {
+  auto text = ReadFile((dir / "endpoints.json").string());
+  if (!text) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_object() && j.contains("native") && j["native"].is_string()) return j["native"].get<std::string>();
+  return std::nullopt;
+}
+
+std::string ResolveEndpoint(const Args& args) {
+  if (auto e = args.Get("endpoint")) return *e;
+  if (const char* env = std::getenv("MERIDIAN_ENDPOINT"); env && *env) return env;
+  if (auto d = args.Get("data")) {
+    if (auto e = EndpointFromDataDir(*d)) return *e;
+  } else if (auto e = EndpointFromDataDir(kDefaultDataDir)) {
+    return *e;
+  }
+  return kDefaultEndpoint;
+}
+
+const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input",
+                                                   "values", "names", "limit", "segment",
+                                                   "total-segments"};
+const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count"};
+
+void PrintJson(const nlohmann::json& j, bool pretty) {
+  std::cout << (pretty ? j.dump(2) : j.dump()) << std::endl;
+}
+
+// Decodes a DynamoDB JSON request, sends it, prints the answer. The one path every request
+// command takes, so the shortcuts behave exactly like `call`.
+int SendJson(const Args& args, const std::string& operation, const std::string& body) {
+  bool pretty = args.Has("pretty");
+  Result<Request> request = api::DecodeRequest(operation, body);
+  if (!request.ok()) {
+    PrintJson(api::EncodeError(request.status()), pretty);
+    return kExitApiError;
+  }
+  ClientOptions options;
+  options.endpoint = ResolveEndpoint(args);
+  if (auto t = args.Get("timeout-ms")) {
+    char* end = nullptr;
+    long ms = std::strtol(t->c_str(), &end, 10);
+    if (*end != '\0' || ms <= 0) return UsageError("--timeout-ms takes a positive number");
+    options.timeout = std::chrono::milliseconds(ms);
+  }
+  Client client(options);
+  Result<Response> response = client.Call(request.value());
+  if (!response.ok()) {
+    ErrorCode code = response.status().code();
+    if (code == ErrorCode::kUnreachable || code == ErrorCode::kTimeout) {
+      std::cerr << "meridian: " << response.status().message() << "\n";
+      return kExitUnreachable;
+    }
+    PrintJson(api::EncodeError(response.status()), pretty);
+    return kExitApiError;
+  }
+  PrintJson(api::EncodeResponse(response.value()), pretty);
+  return kExitOk;
+}
+
+// Parses a JSON argument of a shortcut; nullopt (after a usage message) when it is not JSON.
+std::optional<nlohmann::json> JsonArg(const std::string& what, const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    UsageError(what + " is not valid JSON: " + text);
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::optional<int64_t> IntArg(const Args& args, const std::string& name) {
+  auto v = args.Get(name);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0') return std::nullopt;
+  return n;
+}
+
+int CmdCall(const Args& args) {
+  const auto& pos = args.positional();
+  if (pos.empty()) return UsageError("call needs an OPERATION");
+  std::string body;
+  if (auto input = args.Get("input")) {
+    if (pos.size() > 1) return UsageError("give the request either inline or with --input, not both");
+    if (*input == "-") {
+      std::stringstream ss;
+      ss << std::cin.rdbuf();
+      body = ss.str();
+    } else {
+      auto text = ReadFile(*input);
+      if (!text) return UsageError("cannot read " + *input);
+      body = *text;
+    }
+  } else if (pos.size() == 2) {
+    body = pos[1];
+  } else if (pos.size() == 1) {
+    body = "{}";
+  } else {
+    return UsageError("call takes one OPERATION and one REQUEST_JSON");
+  }
+  return SendJson(args, pos[0], body);
+}
+
+int CmdTables(const Args& args) {
+  // Follows LastEvaluatedTableName to the end and prints one merged list.
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<std::string> start;
+  ClientOptions options;
+  options.endpoint = ResolveEndpoint(args);
+  Client client(options);
+  for (int page = 0; page < 100000; ++page) {
+    ListTablesRequest r;
+    r.exclusive_start_table_name = start;
+    Result<ListTablesResponse> resp = client.ListTables(r);
+    if (!resp.ok()) {
+      ErrorCode code = resp.status().code();
+      if (code == ErrorCode::kUnreachable || code == ErrorCode::kTimeout) {
+        std::cerr << "meridian: " << resp.status().message() << "\n";
+        return kExitUnreachable;
+      }
+      PrintJson(api::EncodeError(resp.status()), args.Has("pretty"));
+      return kExitApiError;
+    }
+    for (const auto& n : resp->table_names) all.push_back(n);
+    if (!resp->last_evaluated_table_name) break;
+    start = resp->last_evaluated_table_name;
+  }
+  PrintJson({{"TableNames", all}}, args.Has("pretty"));
+  return kExitOk;
+}
+
+int CmdCreateTable(const Args& args) {
+  const auto& pos = args.positional();
+  if (pos.size() < 2 || pos.size() > 3) return UsageError("create-table TABLE PK:TYPE [SK:TYPE]");
+  nlohmann::json body = {{"TableName", pos[0]}, {"BillingMode", "PAY_PER_REQUEST"}};
+  body["KeySchema"] = nlohmann::json::array();
+  body["AttributeDefinitions"] = nlohmann::json::array();
+  for (size_t i = 1; i < pos.size(); ++i) {
+    auto colon = pos[i].rfind(':');
+    if (colon == std::string::npos || colon == 0) return UsageError("key attribute as NAME:TYPE, e.g. pk:S");
+    std::string name = pos[i].substr(0, colon);
+    body["KeySchema"].push_back({{"AttributeName", name}, {"KeyType", i == 1 ? "HASH" : "RANGE"}});
+    body["AttributeDefinitions"].push_back({{"AttributeName", name}, {"AttributeType", pos[i].substr(colon + 1)}});
+  }
+  return SendJson(args, "CreateTable", body.dump());
+}
+
+int CmdTableOnly(const Args& args, const char* operation) {
+  if (args.positional().size() != 1) return UsageError(std::string("needs exactly one TABLE"));
+  return SendJson(args, operation, nlohmann::json{{"TableName", args.positional()[0]}}.dump());
+}
+
+int CmdItem(const Args& args, const char* operation, const char* member) {
+  const auto& pos = args.positional();
+  if (pos.size() != 2) return UsageError(std::string("needs TABLE and '") + member + "_JSON'");
+  auto j = JsonArg(member, pos[1]);
+  if (!j) return kExitUsage;
+  nlohmann::json body = {{"TableName", pos[0]}, {member, *j}};
+  if (args.Has("consistent")) body["ConsistentRead"] = true;
+  return SendJson(args, operation, body.dump());
+}
+
+int CmdQueryOrScan(const Args& args, bool query) {
+  const auto& pos = args.positional();
+  if (query ? pos.size() != 2 : pos.size() != 1) {
+    return UsageError(query ? "query TABLE 'KEY_CONDITION'" : "scan TABLE");
+  }
+  nlohmann::json body = {{"TableName", pos[0]}};
+  if (query) {
+    body["KeyConditionExpression"] = pos[1];
+    if (auto v = args.Get("values")) {
+      auto j = JsonArg("--values", *v);
+      if (!j) return kExitUsage;
+      body["ExpressionAttributeValues"] = *j;
+    }
+    if (auto n = args.Get("names")) {
+      auto j = JsonArg("--names", *n);
+      if (!j) return kExitUsage;
+      body["ExpressionAttributeNames"] = *j;
+    }
+    if (args.Has("desc")) body["ScanIndexForward"] = false;
+  }
+  for (const char* name : {"limit", "segment", "total-segments"}) {
+    if (!args.Get(name)) continue;
+    auto n = IntArg(args, name);
+    if (!n) return UsageError(std::string("--") + name + " takes a number");
+    body[name == std::string("limit") ? "Limit" : name == std::string("segment") ? "Segment" : "TotalSegments"] = *n;
+  }
+  if (args.Has("count")) body["Select"] = "COUNT";
+  if (args.Has("consistent")) body["ConsistentRead"] = true;
+  return SendJson(args, query ? "Query" : "Scan", body.dump());
+}
+
+// --- start-single-node ----------------------------------------------------------------------
+
+bool WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int CmdStartSingleNode(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!args.Parse(argc, argv, 2, {"data", "listen", "workers"}, {"no-sync"}, &error)) return UsageError(error);
+  if (!args.positional().empty()) return UsageError("start-single-node takes no positional arguments");
+  auto data = args.Get("data");
+  if (!data) return UsageError("start-single-node needs --data DIR");
+  std::filesystem::path dir(*data);
+  std::error_code ec;
+  std::filesystem::create_directories(dir / "run", ec);
+  if (ec) {
+    std::cerr << "meridian: cannot create " << dir << ": " << ec.message() << "\n";
+    return kExitUsage;
+  }
+
+  EngineOptions engine_options;
+  engine_options.sync = !args.Has("no-sync");
+  if (!engine_options.sync) {
+    std::cerr << "meridian: WARNING: --no-sync: writes are acknowledged before they are on disk; "
+                 "a crash loses recent writes. For experiments only.\n";
+  }
+  Result<std::unique_ptr<Engine>> engine = Engine::Open((dir / "db").string(), engine_options);
+  if (!engine.ok()) {
+    std::cerr << "meridian: cannot open the data in " << dir << ": " << engine.status().ToString() << "\n";
+    return 1;
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  NodeServerOptions server_options;
+  server_options.listen = args.GetOr("listen", kDefaultEndpoint);
+  if (auto w = IntArg(args, "workers")) server_options.workers = static_cast<int>(std::clamp<int64_t>(*w, 1, 256));
+  NodeServer server(engine.value().get(), server_options);
+  if (Status st = server.Start(); !st.ok()) {
+    std::cerr << "meridian: " << st.message() << "\n";
+    return kExitUnreachable;
+  }
+  nlohmann::json endpoints = {{"native", server.endpoint()}, {"pid", ::getpid()}};
+  if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n") ||
+      !WriteFileAtomically(dir / "run" / "single-node.pid", std::to_string(::getpid()) + "\n")) {
+    std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
+    return 1;
+  }
+  std::cout << "meridian: single node serving " << server.endpoint() << " (data " << dir.string()
+            << ", pid " << ::getpid() << ")" << std::endl;
+  std::cout << "meridian: try  meridian --data " << dir.string() << " tables" << std::endl;
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::cout << "meridian: stopping (signal " << signal << ")" << std::endl;
+  server.Stop();
+  engine.value().reset();
+  std::filesystem::remove(dir / "run" / "single-node.pid", ec);
+  std::filesystem::remove(dir / "endpoints.json", ec);
+  return kExitOk;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  // Global options may come before the command: `meridian --data d tables`.
+  int first = 1;
+  std::vector<char*> reordered(argv, argv + argc);
+  while (first < argc && std::string(argv[first]).rfind("--", 0) == 0 &&
+         std::string(argv[first]) != "--help") {
+    std::string a = argv[first];
+    bool takes_value = a.find('=') == std::string::npos && kRequestValueFlags.count(a.substr(2));
+    first += takes_value ? 2 : 1;
+  }
+  if (first >= argc) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string command = argv[first];
+  // Move the command to position 1 so every parser below sees `meridian COMMAND options...`.
+  reordered.erase(reordered.begin() + first);
+  reordered.insert(reordered.begin() + 1, argv[first]);
+  argv = reordered.data();
+
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "version") {
+    std::cout << "meridian 0.1.0 (protocol 1)\n";
+    return kExitOk;
+  }
+  if (command == "start-single-node") return CmdStartSingleNode(argc, argv);
+
+  Args args;
+  std::string error;
+  if (!args.Parse(argc, argv, 2, kRequestValueFlags, kRequestBoolFlags, &error)) return UsageError(error);
+  if (command == "call") return CmdCall(args);
+  if (command == "tables") return CmdTables(args);
+  if (command == "create-table") return CmdCreateTable(args);
+  if (command == "delete-table") return CmdTableOnly(args, "DeleteTable");
+  if (command == "describe-table") return CmdTableOnly(args, "DescribeTable");
+  if (command == "put") return CmdItem(args, "PutItem", "Item");
+  if (command == "get") return CmdItem(args, "GetItem", "Key");
+  if (command == "delete") return CmdItem(args, "DeleteItem", "Key");
+  if (command == "query") return CmdQueryOrScan(args, true);
+  if (command == "scan") return CmdQueryOrScan(args, false);
+  return UsageError("unknown command '" + command + "'");
+}
+
+}  // namespace meridian::cli
+
+int main(int argc, char** argv) {
+  try {
+    return meridian::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "meridian: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+// meridian::Client: the C++ client library for Meridian's native protocol.
+//
+//   meridian::Client client({.endpoint = "tcp://127.0.0.1:7700"});
+//   meridian::PutItemRequest put;
+//   put.table_name = "music";
+//   put.item["artist"] = meridian::AttributeValue::S("Arvo Pärt");
+//   auto r = client.PutItem(put);
+//   if (!r.ok()) std::cerr << r.status().ToString() << "\n";
+//
+// One method per DynamoDB operation, with the typed requests and responses of
+// storage/operations.h. Errors are a meridian::Status: the server's DynamoDB error
+// (status().code() is e.g. ErrorCode::kValidation, ErrorTypeString(code) its `__type`), or
+// ErrorCode::kUnreachable (no connection to the node within the timeout) or ErrorCode::kTimeout
+// (sent, no answer within the timeout: the request may or may not have been applied).
+//
+// Every request carries a fresh request id (random, 128 bits); the next issues make the server
+// remember ids of recent writes so a retry is applied at most once.
+//
+// Thread-safety: a Client is NOT thread-safe (it owns one ZeroMQ socket); use one per thread.
+// Clients are cheap: they share one process-wide ZeroMQ context.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "storage/operations.h"
+#include "storage/status.h"
+
+namespace meridian {
+
+struct ClientOptions {
+  std::string endpoint = "tcp://127.0.0.1:7700";
+  // Deadline for one request: connect, send and answer.
+  std::chrono::milliseconds timeout{10000};
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+
+  Result<CreateTableResponse> CreateTable(const CreateTableRequest& r);
+  Result<DescribeTableResponse> DescribeTable(const DescribeTableRequest& r);
+  Result<ListTablesResponse> ListTables(const ListTablesRequest& r);
+  Result<DeleteTableResponse> DeleteTable(const DeleteTableRequest& r);
+  Result<PutItemResponse> PutItem(const PutItemRequest& r);
+  Result<GetItemResponse> GetItem(const GetItemRequest& r);
+  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r);
+  Result<QueryResponse> Query(const QueryRequest& r);
+  Result<ScanResponse> Scan(const ScanRequest& r);
+  Result<BatchGetItemResponse> BatchGetItem(const BatchGetItemRequest& r);
+  Result<BatchWriteItemResponse> BatchWriteItem(const BatchWriteItemRequest& r);
+
+  // Any request; the response alternative matches the request's.
+  Result<Response> Call(const Request& request);
+
+  const std::string& endpoint() const;
+
+ private:
+  template <typename Resp, typename Req>
+  Result<Resp> CallTyped(const Req& r);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian

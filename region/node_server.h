@@ -1,0 +1,74 @@
+// NodeServer: serves the native protocol (proto/frame.h) of one node on a ZeroMQ ROUTER socket.
+//
+// Shape: one broker thread owns the client-facing ROUTER and an inproc ROUTER to a fixed pool of
+// worker threads (the load-balancing broker of the ZeroMQ guide). The broker reads a client frame
+// only when a worker is idle, so requests wait in ZeroMQ's bounded queues (high-water marks), never
+// in a queue of ours; workers decode, execute on the Engine and encode. A reply to a client that is
+// gone or whose queue is full is dropped and counted (ZMQ_ROUTER_MANDATORY makes that visible);
+// the client times out and retries. A frame that does not decode gets an error frame back.
+//
+// The region issue puts a Raft group between the workers and the Engine; this class stays the
+// request front of a facility node.
+//
+// Thread-safety: Start and Stop from one thread; stats() from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/engine.h"
+#include "storage/status.h"
+
+namespace meridian {
+
+struct NodeServerOptions {
+  // tcp://HOST:PORT; port 0 picks a free one (see endpoint()).
+  std::string listen = "tcp://127.0.0.1:0";
+  int workers = 8;
+  // ZeroMQ high-water mark (messages) on every socket: bounds what waits per peer.
+  int socket_hwm = 1000;
+};
+
+struct NodeServerStats {
+  uint64_t requests = 0;
+  uint64_t bad_frames = 0;
+  uint64_t replies_dropped = 0;
+};
+
+class NodeServer {
+ public:
+  // `engine` must outlive the server.
+  NodeServer(Engine* engine, NodeServerOptions options);
+  ~NodeServer();  // Stops.
+
+  NodeServer(const NodeServer&) = delete;
+  NodeServer& operator=(const NodeServer&) = delete;
+
+  // Binds and starts the threads. Non-OK if the address cannot be bound.
+  Status Start();
+  // The bound address with the real port, e.g. "tcp://127.0.0.1:40123"; valid after Start.
+  const std::string& endpoint() const { return endpoint_; }
+  // Stops accepting, finishes nothing new, joins every thread. Idempotent.
+  void Stop();
+
+  NodeServerStats stats() const;
+
+ private:
+  struct Shared;
+  void BrokerLoop();
+  void WorkerLoop();
+
+  Engine* engine_;
+  NodeServerOptions options_;
+  std::string endpoint_;
+  std::unique_ptr<Shared> shared_;
+  std::thread broker_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> started_{false};
+};
+
+}  // namespace meridian
