@@ -1,5 +1,6 @@
 #include "proto/frame.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace meridian::proto {
@@ -39,11 +40,12 @@ Variant ConvertAlternative(size_t index, const msgpack::object& o) {
   }
 }
 
-msgpack::unpack_limit Limits() {
-  // Bounds every container so a small hostile frame cannot claim a huge allocation or nest
-  // deeply enough to exhaust the stack.
-  return msgpack::unpack_limit(1 << 20, 1 << 20, kMaxFrameBytes, kMaxFrameBytes, 1 << 20,
-                               kMaxMsgpackDepth);
+msgpack::unpack_limit Limits(size_t frame_bytes) {
+  // Bounds every container by what the frame can hold (each element takes at least one byte), so
+  // a small hostile frame cannot claim a huge allocation, and bounds the nesting so it cannot
+  // exhaust the stack.
+  size_t bound = std::max<size_t>(frame_bytes, 1);
+  return msgpack::unpack_limit(bound, bound / 2 + 1, bound, bound, bound, kMaxMsgpackDepth);
 }
 
 struct Envelope {
@@ -60,7 +62,9 @@ Status ParseEnvelope(std::string_view bytes, Envelope* env) {
     return Status::Validation("Frame of " + std::to_string(bytes.size()) +
                               " bytes exceeds the limit of " + std::to_string(kMaxFrameBytes));
   }
-  env->handle = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, Limits());
+  size_t offset = 0;
+  env->handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, Limits(bytes.size()));
+  if (offset != bytes.size()) return Status::Serialization("trailing bytes after the frame");
   const msgpack::object& o = env->handle.get();
   if (o.type != msgpack::type::ARRAY || o.via.array.size != 5) {
     return Status::Serialization("frame is not a five-element array");

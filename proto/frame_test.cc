@@ -73,6 +73,9 @@ TEST(FrameTest, BadFramesAreErrorsNotCrashes) {
   EXPECT_EQ(DecodeRequest("hello").request.status().code(), ErrorCode::kSerialization);
 
   std::string good = EncodeRequest("abc", Request(SamplePut()));
+  EXPECT_EQ(DecodeRequest(good + "x").request.status().code(), ErrorCode::kSerialization);
+  // A five-byte header claiming four billion elements is refused without allocating for them.
+  EXPECT_FALSE(DecodeRequest(std::string("\xdd\xff\xff\xff\xff", 5)).request.ok());
   for (size_t cut = 0; cut < good.size(); cut += 3) {
     DecodedRequest d = DecodeRequest(std::string_view(good).substr(0, cut));
     EXPECT_FALSE(d.request.ok()) << cut;

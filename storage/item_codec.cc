@@ -1,5 +1,7 @@
 #include "storage/item_codec.h"
 
+#include <algorithm>
+
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
 namespace adaptor {
@@ -76,14 +78,23 @@ std::string EncodeItem(const Item& item) {
 
 Result<Item> DecodeItem(std::string_view bytes) {
   try {
-    msgpack::unpack_limit limit(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
-                                kMaxMsgpackDepth);
-    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, limit);
+    // msgpack allocates an array's or map's elements as soon as it reads the header, before the
+    // elements arrive, so a 5-byte header could ask for gigabytes. Every element takes at least
+    // one byte of input (a map entry two), which bounds honest counts by the input's length.
+    const size_t n = bytes.size();
+    const auto bound = static_cast<uint32_t>(std::min<size_t>(n, 0xffffffff));
+    msgpack::unpack_limit limit(bound, bound / 2, bound, bound, bound, kMaxMsgpackDepth);
+    size_t offset = 0;
+    msgpack::object_handle oh =
+        msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
+    if (offset != bytes.size()) {
+      return Status::Validation("bytes do not decode as an item: trailing bytes after the item");
+    }
     return oh.get().as<Item>();
   } catch (const DecodeError& e) {
     return e.status();
   } catch (const std::exception& e) {
-    return Status::Internal(std::string("stored item does not decode: ") + e.what());
+    return Status::Validation(std::string("bytes do not decode as an item: ") + e.what());
   }
 }
 
