@@ -21,6 +21,33 @@ bool HasAdjacentDuplicate(const std::vector<T>& sorted, Less less) {
 
 }  // namespace
 
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 const char* AttributeTypeName(AttributeType t) { return kTypeNames[static_cast<size_t>(t)]; }
 
 bool ParseAttributeType(std::string_view name, AttributeType* out) {
@@ -109,15 +136,24 @@ Status ValidateAttributeValue(const AttributeValue& v, int depth) {
     return Status::Validation(m);
   };
   constexpr char kDuplicates[] = "One or more parameter values were invalid: Input collection contains duplicates";
+  constexpr char kBadUtf8[] = "One or more parameter values were invalid: A string is not valid UTF-8";
   switch (v.type()) {
+    case AttributeType::kS:
+      if (!IsValidUtf8(v.s())) return Status::Validation(kBadUtf8);
+      return Status::Ok();
     case AttributeType::kM:
-      for (const auto& [name, child] : v.m()) MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(child, depth + 1));
+      for (const auto& [name, child] : v.m()) {
+        if (!IsValidUtf8(name)) return Status::Validation(kBadUtf8);
+        MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(child, depth + 1));
+      }
       return Status::Ok();
     case AttributeType::kL:
       for (const auto& child : v.l()) MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(child, depth + 1));
       return Status::Ok();
     case AttributeType::kSS:
       if (v.ss().empty()) return empty_set("string");
+      for (const auto& m : v.ss())
+        if (!IsValidUtf8(m)) return Status::Validation(kBadUtf8);
       if (HasAdjacentDuplicate(v.ss(), std::less<>())) return Status::Validation(kDuplicates);
       return Status::Ok();
     case AttributeType::kNS:

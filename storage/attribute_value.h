@@ -111,7 +111,10 @@ size_t AttributeValueSize(const AttributeValue& v);
 // Names plus values.
 size_t ItemSize(const Item& item);
 
-// Checks the rules every stored value obeys: sets non-empty and without duplicates, nesting at
+// Whether `s` is well-formed UTF-8 (DynamoDB's strings and attribute names must be).
+bool IsValidUtf8(std::string_view s);
+
+// Checks the rules every stored value obeys: strings (and map keys) are UTF-8, sets non-empty and without duplicates, nesting at
 // most kMaxNestingDepth. `depth` is the depth of `v` itself (a top-level attribute is 1).
 Status ValidateAttributeValue(const AttributeValue& v, int depth = 1);
 

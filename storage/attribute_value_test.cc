@@ -180,3 +180,24 @@ TEST(ValidateAttributeValueTest, NestingLimit) {
 
 }  // namespace
 }  // namespace meridian
+
+namespace meridian {
+namespace {
+
+TEST(Utf8Test, WellFormedOnly) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("Arvo P\xc3\xa4rt \xe2\x82\xac \xf0\x9f\x8e\xb5"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_EQ(ValidateAttributeValue(AttributeValue::S("\xff")).code(), ErrorCode::kValidation);
+  EXPECT_EQ(ValidateAttributeValue(AttributeValue::SS({"ok", "\xff"})).code(), ErrorCode::kValidation);
+  EXPECT_EQ(ValidateAttributeValue(AttributeValue::M({{"\xff", AttributeValue::S("v")}})).code(),
+            ErrorCode::kValidation);
+  EXPECT_TRUE(ValidateAttributeValue(AttributeValue::B("\xff")).ok());  // binary is bytes
+}
+
+}  // namespace
+}  // namespace meridian

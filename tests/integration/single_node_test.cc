@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -107,8 +108,8 @@ TEST_F(SingleNodeTest, CliCreatesWritesReadsQueriesAndScans) {
 }
 
 TEST_F(SingleNodeTest, MalformedRequestsGetDynamoErrorsAndChangeNothing) {
-  ASSERT_EQ(Cli({"create-table", "t", "pk:S"}).first, 0);
-  ASSERT_EQ(Cli({"put", "t", R"({"pk":{"S":"keep"},"v":{"N":"1"}})"}).first, 0);
+  ASSERT_EQ(Cli({"create-table", "tbl", "pk:S"}).first, 0);
+  ASSERT_EQ(Cli({"put", "tbl", R"({"pk":{"S":"keep"},"v":{"N":"1"}})"}).first, 0);
 
   struct Case {
     std::string operation, body, type, fragment;
@@ -116,25 +117,25 @@ TEST_F(SingleNodeTest, MalformedRequestsGetDynamoErrorsAndChangeNothing) {
   const std::string big(410 * 1024, 'x');
   std::vector<Case> cases = {
       {"PutItem", "{not json", "com.amazon.coral.service#SerializationException", ""},
-      {"PutItem", R"({"TableName":"t","Item":[]})", "com.amazon.coral.service#SerializationException", ""},
-      {"PutItem", R"({"TableName":"t","Item":{"pk":{"S":"a"},"n":{"N":"1E+999"}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":[]})", "com.amazon.coral.service#SerializationException", ""},
+      {"PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":"1E+999"}}})",
        "com.amazon.coral.validate#ValidationException", "overflow"},
-      {"PutItem", R"({"TableName":"t","Item":{"pk":{"S":"a"},"n":{"N":"abc"}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"a"},"n":{"N":"abc"}}})",
        "com.amazon.coral.validate#ValidationException", "number"},
-      {"PutItem", R"({"TableName":"t","Item":{"v":{"S":"no key"}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":{"v":{"S":"no key"}}})",
        "com.amazon.coral.validate#ValidationException", "Missing the key"},
-      {"PutItem", R"({"TableName":"t","Item":{"pk":{"N":"1"}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":{"pk":{"N":"1"}}})",
        "com.amazon.coral.validate#ValidationException", "Type mismatch"},
-      {"PutItem", R"({"TableName":"t","Item":{"pk":{"S":"a"},"big":{"S":")" + big + R"("}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"a"},"big":{"S":")" + big + R"("}}})",
        "com.amazon.coral.validate#ValidationException", "size"},
       {"PutItem", R"({"TableName":"nope","Item":{"pk":{"S":"a"}}})",
        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", ""},
-      {"PutItem", R"({"TableName":"t","Item":{"pk":{"S":"a"},"s":{"SS":[]}}})",
+      {"PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"a"},"s":{"SS":[]}}})",
        "com.amazon.coral.validate#ValidationException", "empty"},
-      {"DeleteItem", R"({"TableName":"t","Key":{"pk":{"S":"keep"},"extra":{"S":"x"}}})",
+      {"DeleteItem", R"({"TableName":"tbl","Key":{"pk":{"S":"keep"},"extra":{"S":"x"}}})",
        "com.amazon.coral.validate#ValidationException", ""},
       {"Frobnicate", "{}", "com.amazon.coral.service#UnknownOperationException", ""},
-      {"CreateTable", R"({"TableName":"t","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"})",
+      {"CreateTable", R"({"TableName":"tbl","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"})",
        "com.amazonaws.dynamodb.v20120810#ResourceInUseException", ""},
   };
   for (const Case& c : cases) {
@@ -148,7 +149,7 @@ TEST_F(SingleNodeTest, MalformedRequestsGetDynamoErrorsAndChangeNothing) {
     }
   }
   // Nothing changed.
-  auto [src, scan] = Cli({"scan", "t"});
+  auto [src, scan] = Cli({"scan", "tbl"});
   ASSERT_EQ(src, 0);
   ASSERT_EQ(scan["Count"], 1);
   EXPECT_EQ(scan["Items"][0]["pk"]["S"], "keep");
@@ -156,7 +157,7 @@ TEST_F(SingleNodeTest, MalformedRequestsGetDynamoErrorsAndChangeNothing) {
 
   // Usage errors exit 2; an unreachable node exits 3.
   EXPECT_EQ(Cli({"frobnicate"}).first, 2);
-  EXPECT_EQ(Cli({"get", "t"}).first, 2);
+  EXPECT_EQ(Cli({"get", "tbl"}).first, 2);
   CommandResult unreachable = RunCommand({kBinary, "tables", "--endpoint", "tcp://127.0.0.1:1", "--timeout-ms", "300"});
   EXPECT_EQ(unreachable.exit_code, 3);
 }
@@ -181,10 +182,10 @@ TEST_F(SingleNodeTest, BadFramesGetErrorRepliesAndTheNodeServesOn) {
   EXPECT_FALSE(exchange(deep).ok());
 
   Client client = NewClient();
-  CreateTableRequest create{"t", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
+  CreateTableRequest create{"tbl", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
                             BillingMode::kPayPerRequest, std::nullopt};
   ASSERT_TRUE(client.CreateTable(create).ok());
-  EXPECT_EQ(exchange(proto::EncodeRequest("r1", Request(DescribeTableRequest{"t"}))).ok(), true);
+  EXPECT_EQ(exchange(proto::EncodeRequest("r1", Request(DescribeTableRequest{"tbl"}))).ok(), true);
 }
 
 // 100,000 items of 1 KB through the client library: loaded, read back, queried by sort-key
@@ -330,11 +331,11 @@ TEST_F(SingleNodeTest, HundredThousandItems) {
 
 TEST_F(SingleNodeTest, AcknowledgedWritesSurviveSigkillAndSigtermStopsCleanly) {
   Client client = NewClient();
-  CreateTableRequest create{"t", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
+  CreateTableRequest create{"tbl", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
                             BillingMode::kPayPerRequest, std::nullopt};
   ASSERT_TRUE(client.CreateTable(create).ok());
   for (int i = 0; i < 200; ++i) {
-    PutItemRequest put{"t", {{"pk", AttributeValue::S("k" + std::to_string(i))}}};
+    PutItemRequest put{"tbl", {{"pk", AttributeValue::S("k" + std::to_string(i))}}};
     ASSERT_TRUE(client.PutItem(put).ok());
   }
   node_->Signal(SIGKILL);
@@ -343,7 +344,7 @@ TEST_F(SingleNodeTest, AcknowledgedWritesSurviveSigkillAndSigtermStopsCleanly) {
   Start();
   Client again = NewClient();
   ScanRequest scan;
-  scan.table_name = "t";
+  scan.table_name = "tbl";
   scan.select = Select::kCount;
   auto r = again.Scan(scan);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

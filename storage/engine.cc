@@ -1,0 +1,1072 @@
+#include "storage/engine.h"
+
+#include <openssl/rand.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <type_traits>
+
+#include "storage/item_codec.h"
+#include "storage/key_codec.h"
+#include "storage/key_condition.h"
+
+namespace meridian {
+namespace {
+
+// --- Limits (DynamoDB's, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)
+
+// "A single Query [or Scan] operation can retrieve a maximum of 1 MB of data."
+constexpr size_t kPageBytesMax = 1 << 20;
+// BatchGetItem: at most 100 keys and 16 MB of response.
+constexpr size_t kBatchGetKeysMax = 100;
+constexpr size_t kBatchGetResponseBytesMax = 16 << 20;
+// BatchWriteItem: at most 25 put or delete requests.
+constexpr size_t kBatchWriteRequestsMax = 25;
+constexpr int64_t kListTablesLimitMax = 100;
+constexpr int64_t kTotalSegmentsMax = 1000000;
+constexpr int64_t kCapacityUnitsMax = 40000;
+constexpr size_t kTableNameMin = 3;
+constexpr size_t kTableNameMax = 255;
+// Striped item locks: enough stripes that unrelated items rarely share one, few enough to be a
+// fixed small array.
+constexpr size_t kLockStripes = 1024;
+
+constexpr char kCfCatalog[] = "catalog";
+constexpr char kCfItems[] = "items";
+constexpr char kCfRaftLog[] = "raft_log";
+constexpr char kCfChanges[] = "changes";
+
+// Catalog keys.
+constexpr char kTableKeyPrefix[] = "table/";
+constexpr char kNextTableIdKey[] = "meta/next_table_id";
+constexpr char kCounterKeyPrefix[] = "counter/";
+
+constexpr char kNotFound[] = "Requested resource not found";
+constexpr char kKeyMismatch[] = "The provided key element does not match the schema";
+constexpr char kDuplicateKeys[] = "Provided list of item keys contains duplicates";
+constexpr char kItemTooLarge[] = "Item size has exceeded the maximum allowed size";
+
+std::string EncodeInt64(int64_t v) {
+  std::string out(8, '\0');
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+  return out;
+}
+
+int64_t DecodeInt64(const char* p) {
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(p[i]);
+  return static_cast<int64_t>(u);
+}
+
+// Adds signed 64-bit little-endian counters, so ItemCount and TableSizeBytes change in the same
+// WriteBatch as the item without a read-modify-write on a hot key.
+class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    if (value.size() != 8 || (existing != nullptr && existing->size() != 8)) return false;
+    int64_t base = existing != nullptr ? DecodeInt64(existing->data()) : 0;
+    // Wrapping addition in unsigned: counters never approach 2^63, and no UB if corrupted.
+    *new_value = EncodeInt64(static_cast<int64_t>(static_cast<uint64_t>(base) +
+                                                  static_cast<uint64_t>(DecodeInt64(value.data()))));
+    return true;
+  }
+  const char* Name() const override { return "meridian.Int64Add"; }
+};
+
+// What the catalog stores per table: the description plus the internal id under which its items
+// live (never reused, so a recreated table never sees old items).
+struct TableRecord {
+  uint64_t id = 0;
+  TableDescription desc;
+  MSGPACK_DEFINE_MAP(id, desc);
+};
+
+std::string TableKey(const std::string& name) { return kTableKeyPrefix + name; }
+std::string CounterKey(uint64_t table_id, char which) {
+  std::string k = kCounterKeyPrefix + TablePrefix(table_id);
+  k.push_back(which);
+  return k;
+}
+std::string ItemCountKey(uint64_t id) { return CounterKey(id, 'n'); }
+std::string SizeBytesKey(uint64_t id) { return CounterKey(id, 'b'); }
+
+std::string EncodeU64(uint64_t v) { return TablePrefix(v); }  // 8 bytes big-endian
+
+std::string NewUuidV4() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) {
+    // RAND_bytes only fails without entropy; fall back to the clock so ids stay distinct.
+    auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+    for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(t >> ((i % 8) * 8)) ^ static_cast<unsigned char>(i * 37);
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
+Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return Status::Ok();
+  return Status::Internal("storage error: " + s.ToString());
+}
+
+// "1 validation error detected: ..." or "N validation errors detected: a; b".
+Status ConstraintErrors(const std::vector<std::string>& errors) {
+  std::string m = std::to_string(errors.size()) +
+                  (errors.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+  for (size_t i = 0; i < errors.size(); ++i) m += (i ? "; " : "") + errors[i];
+  return Status::Validation(m);
+}
+
+std::string Constraint(const std::string& value, const std::string& field, const std::string& rule) {
+  return "Value " + value + " at '" + field + "' failed to satisfy constraint: " + rule;
+}
+
+void TableNameErrors(const std::string& name, const std::string& field, std::vector<std::string>* errors) {
+  bool pattern_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+  std::string quoted = "'" + name + "'";
+  if (!pattern_ok) {
+    errors->push_back(Constraint(quoted, field, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"));
+  }
+  if (name.size() < kTableNameMin) {
+    errors->push_back(Constraint(quoted, field, "Member must have length greater than or equal to 3"));
+  } else if (name.size() > kTableNameMax) {
+    errors->push_back(Constraint(quoted, field, "Member must have length less than or equal to 255"));
+  }
+}
+
+Status ValidateTableName(const std::string& name, const std::string& field = "tableName") {
+  std::vector<std::string> errors;
+  TableNameErrors(name, field, &errors);
+  return errors.empty() ? Status::Ok() : ConstraintErrors(errors);
+}
+
+Status ValidateRange(int64_t v, int64_t lo, int64_t hi, const std::string& field) {
+  if (v < lo) {
+    return ConstraintErrors({Constraint("'" + std::to_string(v) + "'", field,
+                                        "Member must have value greater than or equal to " + std::to_string(lo))});
+  }
+  if (v > hi) {
+    return ConstraintErrors({Constraint("'" + std::to_string(v) + "'", field,
+                                        "Member must have value less than or equal to " + std::to_string(hi))});
+  }
+  return Status::Ok();
+}
+
+KeySchemaInfo SchemaOf(const TableDescription& d) {
+  KeySchemaInfo k;
+  auto type_of = [&](const std::string& name) {
+    for (const auto& a : d.attribute_definitions)
+      if (a.attribute_name == name) return a.attribute_type;
+    return AttributeType::kS;
+  };
+  for (const auto& e : d.key_schema) {
+    if (e.key_type == KeyType::kHash) {
+      k.pk_name = e.attribute_name;
+      k.pk_type = type_of(e.attribute_name);
+    } else {
+      k.sk_name = e.attribute_name;
+      k.sk_type = type_of(e.attribute_name);
+    }
+  }
+  return k;
+}
+
+bool IsEmptyKeyValue(const AttributeValue& v) {
+  return (v.is(AttributeType::kS) && v.s().empty()) || (v.is(AttributeType::kB) && v.b().empty());
+}
+
+Status EmptyKeyError(const AttributeValue& v, const std::string& name) {
+  return Status::Validation(std::string("One or more parameter values are not valid. The AttributeValue for a key "
+                                        "attribute cannot contain an empty ") +
+                            (v.is(AttributeType::kS) ? "string" : "binary") + " value. Key: " + name);
+}
+
+// Checks non-empty key values and DynamoDB's key size limits.
+Status CheckKeyValues(const KeySchemaInfo& k, const AttributeValue& pk, const AttributeValue* sk) {
+  if (IsEmptyKeyValue(pk)) return EmptyKeyError(pk, k.pk_name);
+  if (sk != nullptr && IsEmptyKeyValue(*sk)) return EmptyKeyError(*sk, *k.sk_name);
+  if (AttributeValueSize(pk) > kMaxPartitionKeyBytes) {
+    return Status::Validation(
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes");
+  }
+  if (sk != nullptr && AttributeValueSize(*sk) > kMaxSortKeyBytes) {
+    return Status::Validation(
+        "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit "
+        "of 1024 bytes");
+  }
+  return Status::Ok();
+}
+
+// An item to be stored: its key attributes with the schema's types, valid values, at most 400 KB.
+Status ValidateItem(const KeySchemaInfo& k, const Item& item) {
+  auto check_key = [&](const std::string& name, AttributeType type) -> Status {
+    auto it = item.find(name);
+    if (it == item.end()) {
+      return Status::Validation("One or more parameter values were invalid: Missing the key " + name + " in the item");
+    }
+    if (!it->second.is(type)) {
+      return Status::Validation("One or more parameter values were invalid: Type mismatch for key " + name +
+                                " expected: " + AttributeTypeName(type) +
+                                " actual: " + AttributeTypeName(it->second.type()));
+    }
+    return Status::Ok();
+  };
+  MERIDIAN_RETURN_IF_ERROR(check_key(k.pk_name, k.pk_type));
+  if (k.sk_name) MERIDIAN_RETURN_IF_ERROR(check_key(*k.sk_name, k.sk_type));
+  MERIDIAN_RETURN_IF_ERROR(CheckKeyValues(k, item.at(k.pk_name), k.sk_name ? &item.at(*k.sk_name) : nullptr));
+  for (const auto& [name, value] : item) {
+    // Attribute names are 1 to 64 KB of UTF-8 (DynamoDB's naming rules).
+    if (name.empty() || name.size() > 65535 || !IsValidUtf8(name)) {
+      return Status::Validation("One or more parameter values were invalid: An attribute name must be 1 to 65535 bytes of UTF-8");
+    }
+    MERIDIAN_RETURN_IF_ERROR(ValidateAttributeValue(value));
+  }
+  if (ItemSize(item) > kMaxItemSizeBytes) return Status::Validation(kItemTooLarge);
+  return Status::Ok();
+}
+
+// A primary key: exactly the key attributes, with the schema's types.
+Status ValidateKey(const KeySchemaInfo& k, const Item& key, const char* mismatch = kKeyMismatch) {
+  size_t want = k.sk_name ? 2 : 1;
+  if (key.size() != want) return Status::Validation(mismatch);
+  auto pk = key.find(k.pk_name);
+  if (pk == key.end() || !pk->second.is(k.pk_type)) return Status::Validation(mismatch);
+  const AttributeValue* sk = nullptr;
+  if (k.sk_name) {
+    auto it = key.find(*k.sk_name);
+    if (it == key.end() || !it->second.is(k.sk_type)) return Status::Validation(mismatch);
+    sk = &it->second;
+  }
+  return CheckKeyValues(k, pk->second, sk);
+}
+
+std::string ItemKeyOf(uint64_t table_id, const KeySchemaInfo& k, const Item& item) {
+  const AttributeValue* sk = k.sk_name ? &item.at(*k.sk_name) : nullptr;
+  return ItemKey(table_id, item.at(k.pk_name), sk);
+}
+
+Item KeyAttributesOf(const KeySchemaInfo& k, const Item& item) {
+  Item key;
+  auto pk = item.find(k.pk_name);
+  if (pk != item.end()) key.emplace(pk->first, pk->second);
+  if (k.sk_name) {
+    auto sk = item.find(*k.sk_name);
+    if (sk != item.end()) key.emplace(sk->first, sk->second);
+  }
+  return key;
+}
+
+// Capacity units (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html):
+// a read unit is 4 KB strongly consistent (half for eventually consistent), a write unit 1 KB,
+// rounded up, at least one.
+double ReadUnits(size_t bytes, bool consistent) {
+  double units = std::max<double>(1, static_cast<double>((bytes + 4095) / 4096));
+  return consistent ? units : units / 2;
+}
+double WriteUnits(size_t bytes) { return std::max<double>(1, static_cast<double>((bytes + 1023) / 1024)); }
+
+std::optional<ConsumedCapacity> Capacity(ReturnConsumedCapacity rcc, const std::string& table, double units,
+                                         bool write) {
+  if (rcc == ReturnConsumedCapacity::kNone) return std::nullopt;
+  ConsumedCapacity c;
+  c.table_name = table;
+  c.capacity_units = units;
+  (write ? c.write_capacity_units : c.read_capacity_units) = units;
+  c.indexes = rcc == ReturnConsumedCapacity::kIndexes;
+  return c;
+}
+
+Status ValidateSelect(const std::optional<Select>& select, const std::optional<std::string>& index_name) {
+  if (!select) return Status::Ok();
+  if (*select == Select::kSpecificAttributes) {
+    return Status::Validation(
+        "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires a ProjectionExpression "
+        "or AttributesToGet, which this server does not support yet");
+  }
+  if (*select == Select::kAllProjectedAttributes && !index_name) {
+    return Status::Validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName");
+  }
+  return Status::Ok();
+}
+
+// Runs a callable, turning any exception (msgpack, allocation) into InternalServerError: nothing
+// escapes the engine.
+template <typename F>
+auto Guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const DecodeError& e) {
+    return Status::Internal(std::string("stored data does not decode: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* catalog = nullptr;
+  rocksdb::ColumnFamilyHandle* items = nullptr;
+  rocksdb::WriteOptions write_options;
+
+  // Item operations hold it shared for their whole duration; CreateTable and DeleteTable hold it
+  // exclusively, so no write lands under a table id that is being deleted.
+  std::shared_mutex catalog_mutex;
+  std::map<std::string, TableRecord> tables;  // GUARDED_BY(catalog_mutex)
+  uint64_t next_table_id = 1;                 // GUARDED_BY(catalog_mutex)
+
+  // Writes to one item are serialized so that reading the old item and writing the new one are
+  // atomic. Locks are always taken in increasing stripe order.
+  std::array<std::mutex, kLockStripes> stripes;
+
+  ~Impl() {
+    if (db == nullptr) return;
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    db->Close().PermitUncheckedError();
+    delete db;
+  }
+
+  static size_t StripeOf(const std::string& item_key) { return std::hash<std::string>{}(item_key) % kLockStripes; }
+
+  int64_t NowMs() const {
+    if (options.clock_ms) return options.clock_ms();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Status LoadCatalog() {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), catalog));
+    for (it->Seek(kTableKeyPrefix); it->Valid() && it->key().starts_with(kTableKeyPrefix); it->Next()) {
+      try {
+        msgpack::object_handle oh = msgpack::unpack(it->value().data(), it->value().size());
+        TableRecord rec = oh.get().as<TableRecord>();
+        tables[rec.desc.table_name] = std::move(rec);
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("catalog entry does not decode: ") + e.what());
+      }
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    std::string next;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), catalog, kNextTableIdKey, &next);
+    if (s.ok()) {
+      if (next.size() != 8) return Status::Internal("catalog: bad next table id");
+      next_table_id = 0;
+      for (char c : next) next_table_id = (next_table_id << 8) | static_cast<uint8_t>(c);
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s);
+    }
+    for (const auto& [name, rec] : tables) next_table_id = std::max(next_table_id, rec.id + 1);
+    return Status::Ok();
+  }
+
+  // Requires catalog_mutex (either mode).
+  Result<const TableRecord*> FindTable(const std::string& name, const char* not_found = kNotFound) const {
+    auto it = tables.find(name);
+    if (it == tables.end()) return Status::NotFound(not_found);
+    return &it->second;
+  }
+
+  Status ReadCounter(const std::string& key, int64_t* out) {
+    std::string v;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), catalog, key, &v);
+    if (s.IsNotFound()) {
+      *out = 0;
+      return Status::Ok();
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    if (v.size() != 8) return Status::Internal("catalog: bad counter");
+    *out = DecodeInt64(v.data());
+    return Status::Ok();
+  }
+
+  Result<TableDescription> DescriptionWithCounters(const TableRecord& rec) {
+    TableDescription d = rec.desc;
+    MERIDIAN_RETURN_IF_ERROR(ReadCounter(ItemCountKey(rec.id), &d.item_count));
+    MERIDIAN_RETURN_IF_ERROR(ReadCounter(SizeBytesKey(rec.id), &d.table_size_bytes));
+    return d;
+  }
+
+  // Reads an item by its encoded key; nullopt when absent.
+  Result<std::optional<Item>> ReadItem(const std::string& key) {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), items, key, &value);
+    if (s.IsNotFound()) return std::optional<Item>();
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    auto item = DecodeItem(value);
+    if (!item.ok()) return Status::Internal("stored item does not decode: " + item.status().message());
+    return std::optional<Item>(std::move(item).value());
+  }
+
+  // --- Tables -----------------------------------------------------------------------------------
+
+  Status ValidateCreateTable(const CreateTableRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (r.key_schema.empty()) {
+      return ConstraintErrors({Constraint("null", "keySchema", "Member must not be null")});
+    }
+    if (r.key_schema.size() > 2) {
+      return ConstraintErrors({Constraint("'" + std::to_string(r.key_schema.size()) + "'", "keySchema",
+                                          "Member must have length less than or equal to 2")});
+    }
+    for (size_t i = 0; i < r.key_schema.size(); ++i) {
+      const auto& n = r.key_schema[i].attribute_name;
+      if (n.empty() || n.size() > 255) {
+        return ConstraintErrors({Constraint("'" + n + "'", "keySchema." + std::to_string(i + 1) + ".member.attributeName",
+                                            n.empty() ? "Member must have length greater than or equal to 1"
+                                                      : "Member must have length less than or equal to 255")});
+      }
+    }
+    if (r.key_schema[0].key_type != KeyType::kHash) {
+      return Status::Validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
+    }
+    if (r.key_schema.size() == 2) {
+      if (r.key_schema[1].key_type != KeyType::kRange) {
+        return Status::Validation("Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key");
+      }
+      if (r.key_schema[0].attribute_name == r.key_schema[1].attribute_name) {
+        return Status::Validation("Both the Hash Key and the Range Key element in the KeySchema have the same name");
+      }
+    }
+    std::set<std::string> defined;
+    for (size_t i = 0; i < r.attribute_definitions.size(); ++i) {
+      const auto& a = r.attribute_definitions[i];
+      if (!IsKeyType(a.attribute_type)) {
+        return ConstraintErrors({Constraint(std::string("'") + AttributeTypeName(a.attribute_type) + "'",
+                                            "attributeDefinitions." + std::to_string(i + 1) + ".member.attributeType",
+                                            "Member must satisfy enum value set: [B, N, S]")});
+      }
+      if (!defined.insert(a.attribute_name).second) {
+        return Status::Validation("Cannot have two attributes with the same name");
+      }
+    }
+    for (const auto& e : r.key_schema) {
+      if (!defined.count(e.attribute_name)) {
+        std::string keys, defs;
+        for (const auto& k : r.key_schema) keys += (keys.empty() ? "" : ", ") + k.attribute_name;
+        for (const auto& d : r.attribute_definitions) defs += (defs.empty() ? "" : ", ") + d.attribute_name;
+        return Status::Validation("One or more parameter values were invalid: Some index key attributes are not "
+                                  "defined in AttributeDefinitions. Keys: [" + keys + "], AttributeDefinitions: [" +
+                                  defs + "]");
+      }
+    }
+    if (r.attribute_definitions.size() != r.key_schema.size()) {
+      return Status::Validation("One or more parameter values were invalid: Number of attributes in KeySchema does "
+                                "not exactly match number of attributes defined in AttributeDefinitions");
+    }
+    BillingMode mode = r.billing_mode.value_or(BillingMode::kProvisioned);
+    if (mode == BillingMode::kProvisioned) {
+      if (!r.provisioned_throughput) {
+        return Status::Validation("One or more parameter values were invalid: ReadCapacityUnits and "
+                                  "WriteCapacityUnits must both be specified when BillingMode is PROVISIONED");
+      }
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.provisioned_throughput->read_capacity_units, 1, kCapacityUnitsMax,
+                                             "provisionedThroughput.readCapacityUnits"));
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.provisioned_throughput->write_capacity_units, 1, kCapacityUnitsMax,
+                                             "provisionedThroughput.writeCapacityUnits"));
+    } else if (r.provisioned_throughput) {
+      return Status::Validation("One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+                                "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
+    }
+    return Status::Ok();
+  }
+
+  Result<CreateTableResponse> CreateTable(const CreateTableRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateCreateTable(r));
+    std::unique_lock lock(catalog_mutex);
+    if (tables.count(r.table_name)) return Status::InUse("Table already exists: " + r.table_name);
+    TableRecord rec;
+    rec.id = next_table_id;
+    TableDescription& d = rec.desc;
+    d.table_name = r.table_name;
+    d.table_arn = "arn:aws:dynamodb:" + options.region + ":000000000000:table/" + r.table_name;
+    d.table_id = NewUuidV4();
+    d.table_status = TableStatus::kActive;
+    d.key_schema = r.key_schema;
+    d.attribute_definitions = r.attribute_definitions;
+    d.creation_date_time_ms = NowMs();
+    d.billing_mode = r.billing_mode.value_or(BillingMode::kProvisioned);
+    if (d.billing_mode == BillingMode::kProvisioned) d.provisioned_throughput = *r.provisioned_throughput;
+
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, rec);
+    rocksdb::WriteBatch batch;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(catalog, TableKey(r.table_name), rocksdb::Slice(buf.data(), buf.size()))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(catalog, kNextTableIdKey, EncodeU64(rec.id + 1))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    next_table_id = rec.id + 1;
+    tables[r.table_name] = rec;
+    return CreateTableResponse{d};
+  }
+
+  Result<DescribeTableResponse> DescribeTable(const DescribeTableRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    std::shared_lock lock(catalog_mutex);
+    auto it = tables.find(r.table_name);
+    if (it == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table_name + " not found");
+    MERIDIAN_ASSIGN_OR_RETURN(TableDescription d, DescriptionWithCounters(it->second));
+    return DescribeTableResponse{std::move(d)};
+  }
+
+  Result<ListTablesResponse> ListTables(const ListTablesRequest& r) {
+    int64_t limit = r.limit.value_or(kListTablesLimitMax);
+    MERIDIAN_RETURN_IF_ERROR(ValidateRange(limit, 1, kListTablesLimitMax, "limit"));
+    if (r.exclusive_start_table_name) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateTableName(*r.exclusive_start_table_name, "exclusiveStartTableName"));
+    }
+    std::shared_lock lock(catalog_mutex);
+    ListTablesResponse out;
+    auto it = r.exclusive_start_table_name ? tables.upper_bound(*r.exclusive_start_table_name) : tables.begin();
+    for (; it != tables.end() && static_cast<int64_t>(out.table_names.size()) < limit; ++it) {
+      out.table_names.push_back(it->first);
+    }
+    if (it != tables.end() && !out.table_names.empty()) out.last_evaluated_table_name = out.table_names.back();
+    return out;
+  }
+
+  Result<DeleteTableResponse> DeleteTable(const DeleteTableRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    std::unique_lock lock(catalog_mutex);
+    auto it = tables.find(r.table_name);
+    if (it == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table_name + " not found");
+    const TableRecord& rec = it->second;
+    MERIDIAN_ASSIGN_OR_RETURN(TableDescription d, DescriptionWithCounters(rec));
+    rocksdb::WriteBatch batch;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, TableKey(r.table_name))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, ItemCountKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, SizeBytesKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(items, TablePrefix(rec.id), TablePrefix(rec.id + 1))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    tables.erase(it);
+    d.table_status = TableStatus::kDeleting;
+    return DeleteTableResponse{std::move(d)};
+  }
+
+  // --- Single items -----------------------------------------------------------------------------
+
+  // One write's effect on an item, computed under its stripe lock.
+  struct PlannedWrite {
+    const TableRecord* table = nullptr;
+    std::string key;
+    const Item* new_item = nullptr;  // null for a delete
+    std::optional<Item> old_item;
+  };
+
+  // Adds the item write and its counter changes to `batch`; returns the write's capacity units.
+  Result<double> AddWrite(const PlannedWrite& w, rocksdb::WriteBatch* batch) {
+    size_t old_size = w.old_item ? ItemSize(*w.old_item) : 0;
+    size_t new_size = w.new_item ? ItemSize(*w.new_item) : 0;
+    int64_t count_delta = (w.new_item ? 1 : 0) - (w.old_item ? 1 : 0);
+    auto size_delta = static_cast<int64_t>(new_size) - static_cast<int64_t>(old_size);
+    if (w.new_item) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(items, w.key, EncodeItem(*w.new_item))));
+    } else if (w.old_item) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(items, w.key)));
+    }
+    if (count_delta != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Merge(catalog, ItemCountKey(w.table->id), EncodeInt64(count_delta))));
+    }
+    if (size_delta != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Merge(catalog, SizeBytesKey(w.table->id), EncodeInt64(size_delta))));
+    }
+    return WriteUnits(std::max(old_size, new_size));
+  }
+
+  Result<PutItemResponse> PutItem(const PutItemRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
+      return Status::Validation("Return values set to invalid value");
+    }
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, r.item));
+    PlannedWrite w;
+    w.table = table;
+    w.key = ItemKeyOf(table->id, schema, r.item);
+    w.new_item = &r.item;
+    std::lock_guard item_lock(stripes[StripeOf(w.key)]);
+    MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
+    rocksdb::WriteBatch batch;
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    PutItemResponse out;
+    if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
+    out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
+    return out;
+  }
+
+  Result<GetItemResponse> GetItem(const GetItemRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, r.key));
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<Item> item, ReadItem(ItemKeyOf(table->id, schema, r.key)));
+    GetItemResponse out;
+    double units = ReadUnits(item ? ItemSize(*item) : 0, r.consistent_read);
+    out.item = std::move(item);
+    out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, false);
+    return out;
+  }
+
+  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
+      return Status::Validation("Return values set to invalid value");
+    }
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, r.key));
+    PlannedWrite w;
+    w.table = table;
+    w.key = ItemKeyOf(table->id, schema, r.key);
+    std::lock_guard item_lock(stripes[StripeOf(w.key)]);
+    MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
+    rocksdb::WriteBatch batch;
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
+    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    DeleteItemResponse out;
+    if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
+    out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
+    return out;
+  }
+
+  // --- Query and Scan ---------------------------------------------------------------------------
+
+  // Reads one page of the key range [lower, upper) in either direction, stopping at `limit` items
+  // or once the items read reach 1 MB; either stop sets LastEvaluatedKey.
+  Result<ItemPage> ReadPage(const KeySchemaInfo& schema, const std::string& lower, const std::string& upper,
+                            bool forward, std::optional<int64_t> limit, bool count_only, bool consistent,
+                            ReturnConsumedCapacity rcc, const std::string& table_name) {
+    ItemPage page;
+    page.count_only = count_only;
+    size_t bytes = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), items));
+    if (forward) {
+      it->Seek(lower);
+    } else {
+      it->SeekForPrev(upper);
+      if (it->Valid() && it->key().compare(upper) >= 0) it->Prev();
+    }
+    bool stopped = false;
+    Item last;
+    while (it->Valid()) {
+      if (forward ? it->key().compare(upper) >= 0 : it->key().compare(lower) < 0) break;
+      auto item = DecodeItem(std::string_view(it->value().data(), it->value().size()));
+      if (!item.ok()) return Status::Internal("stored item does not decode: " + item.status().message());
+      bytes += ItemSize(*item);
+      ++page.scanned_count;
+      ++page.count;
+      bool stop = (limit && page.count >= *limit) || bytes >= kPageBytesMax;
+      if (stop) last = KeyAttributesOf(schema, *item);
+      if (!count_only) page.items.push_back(std::move(item).value());
+      if (stop) {
+        stopped = true;
+        break;
+      }
+      forward ? it->Next() : it->Prev();
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    if (stopped) page.last_evaluated_key = std::move(last);
+    page.consumed_capacity = Capacity(rcc, table_name, ReadUnits(bytes, consistent), false);
+    return page;
+  }
+
+  Result<QueryResponse> Query(const QueryRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (r.limit) MERIDIAN_RETURN_IF_ERROR(ValidateRange(*r.limit, 1, INT64_MAX, "limit"));
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    if (r.index_name) return Status::Validation("The table does not have the specified index: " + *r.index_name);
+    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    MERIDIAN_ASSIGN_OR_RETURN(KeyCondition cond,
+                              ParseKeyCondition(r.key_condition_expression, r.expression_attribute_names,
+                                                r.expression_attribute_values, schema));
+    const std::string prefix = PartitionPrefix(table->id, cond.pk);
+    std::string lower = prefix;
+    std::string upper = PrefixSuccessor(prefix);
+    if (cond.sk) {
+      auto at = [&](const AttributeValue& v) { return prefix + EncodeKeyValue(v); };
+      // The smallest key greater than `k`: sort-key encodings are prefix-free, so nothing lies
+      // strictly between k and k + "\0".
+      auto after = [](std::string k) { return k.push_back('\0'), k; };
+      const SortKeyCondition& s = *cond.sk;
+      switch (s.op) {
+        case SortKeyOp::kEq: lower = at(s.value); upper = after(lower); break;
+        case SortKeyOp::kLt: upper = at(s.value); break;
+        case SortKeyOp::kLe: upper = after(at(s.value)); break;
+        case SortKeyOp::kGt: lower = after(at(s.value)); break;
+        case SortKeyOp::kGe: lower = at(s.value); break;
+        case SortKeyOp::kBetween: lower = at(s.value); upper = after(at(s.upper)); break;
+        case SortKeyOp::kBeginsWith: {
+          lower = prefix;
+          AppendEscapedPrefix(s.value.is(AttributeType::kS) ? s.value.s() : s.value.b(), &lower);
+          upper = PrefixSuccessor(lower);
+          break;
+        }
+      }
+    }
+    if (r.exclusive_start_key) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, *r.exclusive_start_key,
+                                           "The provided starting key is invalid: The provided key element does "
+                                           "not match the schema"));
+      if (!(r.exclusive_start_key->at(schema.pk_name) == cond.pk)) {
+        return Status::Validation("The provided starting key is outside query boundaries based on provided conditions");
+      }
+      std::string start = ItemKeyOf(table->id, schema, *r.exclusive_start_key);
+      if (r.scan_index_forward) {
+        lower = std::max(lower, start + std::string(1, '\0'));
+      } else {
+        upper = std::min(upper, start);
+      }
+    }
+    QueryResponse out;
+    if (lower < upper) {
+      MERIDIAN_ASSIGN_OR_RETURN(ItemPage page,
+                                ReadPage(schema, lower, upper, r.scan_index_forward, r.limit,
+                                         r.select == Select::kCount, r.consistent_read, r.return_consumed_capacity,
+                                         r.table_name));
+      static_cast<ItemPage&>(out) = std::move(page);
+    } else {
+      out.count_only = r.select == Select::kCount;
+      out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, ReadUnits(0, r.consistent_read), false);
+    }
+    return out;
+  }
+
+  Result<ScanResponse> Scan(const ScanRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (r.limit) MERIDIAN_RETURN_IF_ERROR(ValidateRange(*r.limit, 1, INT64_MAX, "limit"));
+    if (r.segment && !r.total_segments) {
+      return Status::Validation("The TotalSegments parameter is required but was not present in the request when "
+                                "Segment parameter is present");
+    }
+    if (r.total_segments && !r.segment) {
+      return Status::Validation("The Segment parameter is required but was not present in the request when "
+                                "parameter TotalSegments is present");
+    }
+    if (r.total_segments) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(*r.total_segments, 1, kTotalSegmentsMax, "totalSegments"));
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(*r.segment, 0, kTotalSegmentsMax - 1, "segment"));
+      if (*r.segment >= *r.total_segments) {
+        return Status::Validation("The Segment parameter is zero-based and must be less than parameter "
+                                  "TotalSegments: Segment: " + std::to_string(*r.segment) +
+                                  " is not less than TotalSegments: " + std::to_string(*r.total_segments));
+      }
+    }
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    if (r.index_name) return Status::Validation("The table does not have the specified index: " + *r.index_name);
+    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    std::string lower = TablePrefix(table->id);
+    std::string upper = TablePrefix(table->id + 1);
+    uint64_t hash_lo = 0, hash_hi = uint64_t{1} << 32;
+    if (r.total_segments) {
+      // Segment i of N is the hash range [floor(i*2^32/N), floor((i+1)*2^32/N)).
+      auto n = static_cast<uint64_t>(*r.total_segments);
+      auto i = static_cast<uint64_t>(*r.segment);
+      hash_lo = (i << 32) / n;
+      hash_hi = ((i + 1) << 32) / n;
+      lower = HashRangeStart(table->id, static_cast<uint32_t>(hash_lo));
+      if (hash_hi < (uint64_t{1} << 32)) upper = HashRangeStart(table->id, static_cast<uint32_t>(hash_hi));
+    }
+    if (r.exclusive_start_key) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, *r.exclusive_start_key,
+                                           "The provided starting key is invalid: The provided key element does "
+                                           "not match the schema"));
+      uint32_t hash = PartitionHash(EncodeKeyValue(r.exclusive_start_key->at(schema.pk_name)));
+      if (hash < hash_lo || hash >= hash_hi) {
+        return Status::Validation("The provided Exclusive start key does not map to the provided Segment and "
+                                  "TotalSegments values.");
+      }
+      lower = std::max(lower, ItemKeyOf(table->id, schema, *r.exclusive_start_key) + std::string(1, '\0'));
+    }
+    ScanResponse out;
+    MERIDIAN_ASSIGN_OR_RETURN(ItemPage page, ReadPage(schema, lower, upper, true, r.limit, r.select == Select::kCount,
+                                                      r.consistent_read, r.return_consumed_capacity, r.table_name));
+    static_cast<ItemPage&>(out) = std::move(page);
+    return out;
+  }
+
+  // --- Batches ----------------------------------------------------------------------------------
+
+  Result<BatchGetItemResponse> BatchGetItem(const BatchGetItemRequest& r) {
+    if (r.request_items.empty()) {
+      return ConstraintErrors({Constraint("null", "requestItems", "Member must have length greater than or equal to 1")});
+    }
+    size_t total = 0;
+    for (const auto& [name, ka] : r.request_items) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateTableName(name, "requestItems"));
+      if (ka.keys.empty()) {
+        return ConstraintErrors({Constraint("'[]'", "requestItems." + name + ".member.keys",
+                                            "Member must have length greater than or equal to 1")});
+      }
+      total += ka.keys.size();
+    }
+    if (total > kBatchGetKeysMax) return Status::Validation("Too many items requested for the BatchGetItem call");
+
+    std::shared_lock lock(catalog_mutex);
+    struct TablePlan {
+      const TableRecord* table;
+      KeySchemaInfo schema;
+      std::vector<std::string> keys;
+    };
+    std::vector<TablePlan> plans;
+    for (const auto& [name, ka] : r.request_items) {
+      MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(name));
+      TablePlan p{table, SchemaOf(table->desc), {}};
+      std::set<std::string> seen;
+      for (const auto& key : ka.keys) {
+        MERIDIAN_RETURN_IF_ERROR(ValidateKey(p.schema, key));
+        std::string k = ItemKeyOf(table->id, p.schema, key);
+        if (!seen.insert(k).second) return Status::Validation(kDuplicateKeys);
+        p.keys.push_back(std::move(k));
+      }
+      plans.push_back(std::move(p));
+    }
+
+    BatchGetItemResponse out;
+    size_t response_bytes = 0;
+    bool full = false;
+    size_t t = 0;
+    for (const auto& [name, ka] : r.request_items) {
+      const TablePlan& p = plans[t++];
+      double units = 0;
+      bool read_any = false;
+      for (size_t i = 0; i < p.keys.size(); ++i) {
+        auto unprocessed = [&] {
+          auto& u = out.unprocessed_keys[name];
+          u.consistent_read = ka.consistent_read;
+          u.keys.push_back(ka.keys[i]);
+        };
+        if (full) {
+          unprocessed();
+          continue;
+        }
+        MERIDIAN_ASSIGN_OR_RETURN(std::optional<Item> item, ReadItem(p.keys[i]));
+        size_t size = item ? ItemSize(*item) : 0;
+        if (response_bytes + size > kBatchGetResponseBytesMax) {
+          // The response would pass 16 MB: this key and every later one are left for a retry.
+          full = true;
+          unprocessed();
+          continue;
+        }
+        response_bytes += size;
+        units += ReadUnits(size, ka.consistent_read);
+        read_any = true;
+        auto& served = out.responses[name];  // present (maybe empty) for every table read
+        if (item) served.push_back(std::move(*item));
+      }
+      if (read_any) {
+        auto c = Capacity(r.return_consumed_capacity, name, units, false);
+        if (c) out.consumed_capacity.push_back(std::move(*c));
+      }
+    }
+    return out;
+  }
+
+  Result<BatchWriteItemResponse> BatchWriteItem(const BatchWriteItemRequest& r) {
+    constexpr char kLengthRule[] =
+        "Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have "
+        "length greater than or equal to 1]";
+    if (r.request_items.empty()) {
+      return ConstraintErrors({Constraint("null", "requestItems", "Member must have length greater than or equal to 1")});
+    }
+    size_t total = 0;
+    for (const auto& [name, requests] : r.request_items) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateTableName(name, "requestItems"));
+      if (requests.empty() || requests.size() > kBatchWriteRequestsMax) {
+        return ConstraintErrors({Constraint("'" + std::to_string(requests.size()) + " requests'", "requestItems", kLengthRule)});
+      }
+      total += requests.size();
+    }
+    if (total > kBatchWriteRequestsMax) {
+      return ConstraintErrors({Constraint("'" + std::to_string(total) + " requests'", "requestItems",
+                                          "Member must have length less than or equal to 25")});
+    }
+
+    std::shared_lock lock(catalog_mutex);
+    std::vector<PlannedWrite> writes;
+    std::vector<std::string> table_of_write;
+    std::set<std::string> seen;
+    for (const auto& [name, requests] : r.request_items) {
+      MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(name));
+      KeySchemaInfo schema = SchemaOf(table->desc);
+      for (const auto& wr : requests) {
+        if (wr.put_item.has_value() == wr.delete_key.has_value()) {
+          return Status::Validation("One or more parameter values were invalid: A WriteRequest must contain exactly "
+                                    "one of PutRequest or DeleteRequest");
+        }
+        PlannedWrite w;
+        w.table = table;
+        if (wr.put_item) {
+          MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, *wr.put_item));
+          w.key = ItemKeyOf(table->id, schema, *wr.put_item);
+          w.new_item = &*wr.put_item;
+        } else {
+          MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, *wr.delete_key));
+          w.key = ItemKeyOf(table->id, schema, *wr.delete_key);
+        }
+        if (!seen.insert(w.key).second) return Status::Validation(kDuplicateKeys);
+        writes.push_back(std::move(w));
+        table_of_write.push_back(name);
+      }
+    }
+
+    // Lock every affected stripe in increasing order (no deadlock with other batches), then read
+    // the old items and apply the whole batch in one WriteBatch: one fsync.
+    std::vector<size_t> stripe_ids;
+    for (const auto& w : writes) stripe_ids.push_back(StripeOf(w.key));
+    std::sort(stripe_ids.begin(), stripe_ids.end());
+    stripe_ids.erase(std::unique(stripe_ids.begin(), stripe_ids.end()), stripe_ids.end());
+    std::vector<std::unique_lock<std::mutex>> held;
+    held.reserve(stripe_ids.size());
+    for (size_t s : stripe_ids) held.emplace_back(stripes[s]);
+
+    rocksdb::WriteBatch batch;
+    std::map<std::string, double> units;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      MERIDIAN_ASSIGN_OR_RETURN(writes[i].old_item, ReadItem(writes[i].key));
+      MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], &batch));
+      units[table_of_write[i]] += u;
+    }
+    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    BatchWriteItemResponse out;
+    for (const auto& [name, u] : units) {
+      auto c = Capacity(r.return_consumed_capacity, name, u, true);
+      if (c) out.consumed_capacity.push_back(std::move(*c));
+    }
+    return out;
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOptions options) {
+  return Guarded([&]() -> Result<std::unique_ptr<Engine>> {
+    auto impl = std::make_unique<Impl>();
+    impl->write_options.sync = options.sync;
+
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    // The memtable budget across all column families.
+    db_options.db_write_buffer_size = options.write_buffer_bytes;
+
+    rocksdb::BlockBasedTableOptions table_options;
+    table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    rocksdb::ColumnFamilyOptions cf_options;
+    cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+    cf_options.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 2, 1 << 20);
+    rocksdb::ColumnFamilyOptions catalog_options = cf_options;
+    catalog_options.merge_operator = std::make_shared<Int64AddOperator>();
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, cf_options},
+        {kCfCatalog, catalog_options},
+        {kCfItems, cf_options},
+        {kCfRaftLog, cf_options},
+        {kCfChanges, cf_options},
+    };
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &impl->handles, &db);
+    if (!s.ok()) return Status::Internal("cannot open database at " + path + ": " + s.ToString());
+    impl->db = db;
+    impl->catalog = impl->handles[1];
+    impl->items = impl->handles[2];
+    impl->options = std::move(options);
+    MERIDIAN_RETURN_IF_ERROR(impl->LoadCatalog());
+    return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  });
+}
+
+Result<CreateTableResponse> Engine::CreateTable(const CreateTableRequest& r) {
+  return Guarded([&] { return impl_->CreateTable(r); });
+}
+Result<DescribeTableResponse> Engine::DescribeTable(const DescribeTableRequest& r) {
+  return Guarded([&] { return impl_->DescribeTable(r); });
+}
+Result<ListTablesResponse> Engine::ListTables(const ListTablesRequest& r) {
+  return Guarded([&] { return impl_->ListTables(r); });
+}
+Result<DeleteTableResponse> Engine::DeleteTable(const DeleteTableRequest& r) {
+  return Guarded([&] { return impl_->DeleteTable(r); });
+}
+Result<PutItemResponse> Engine::PutItem(const PutItemRequest& r) {
+  return Guarded([&] { return impl_->PutItem(r); });
+}
+Result<GetItemResponse> Engine::GetItem(const GetItemRequest& r) {
+  return Guarded([&] { return impl_->GetItem(r); });
+}
+Result<DeleteItemResponse> Engine::DeleteItem(const DeleteItemRequest& r) {
+  return Guarded([&] { return impl_->DeleteItem(r); });
+}
+Result<QueryResponse> Engine::Query(const QueryRequest& r) {
+  return Guarded([&] { return impl_->Query(r); });
+}
+Result<ScanResponse> Engine::Scan(const ScanRequest& r) {
+  return Guarded([&] { return impl_->Scan(r); });
+}
+Result<BatchGetItemResponse> Engine::BatchGetItem(const BatchGetItemRequest& r) {
+  return Guarded([&] { return impl_->BatchGetItem(r); });
+}
+Result<BatchWriteItemResponse> Engine::BatchWriteItem(const BatchWriteItemRequest& r) {
+  return Guarded([&] { return impl_->BatchWriteItem(r); });
+}
+
+Result<Response> Engine::Execute(const Request& request) {
+  return std::visit(
+      [this](const auto& r) -> Result<Response> {
+        using T = std::decay_t<decltype(r)>;
+        auto wrap = [](auto result) -> Result<Response> {
+          if (!result.ok()) return result.status();
+          return Response(std::move(result).value());
+        };
+        if constexpr (std::is_same_v<T, CreateTableRequest>) return wrap(CreateTable(r));
+        else if constexpr (std::is_same_v<T, DescribeTableRequest>) return wrap(DescribeTable(r));
+        else if constexpr (std::is_same_v<T, ListTablesRequest>) return wrap(ListTables(r));
+        else if constexpr (std::is_same_v<T, DeleteTableRequest>) return wrap(DeleteTable(r));
+        else if constexpr (std::is_same_v<T, PutItemRequest>) return wrap(PutItem(r));
+        else if constexpr (std::is_same_v<T, GetItemRequest>) return wrap(GetItem(r));
+        else if constexpr (std::is_same_v<T, DeleteItemRequest>) return wrap(DeleteItem(r));
+        else if constexpr (std::is_same_v<T, QueryRequest>) return wrap(Query(r));
+        else if constexpr (std::is_same_v<T, ScanRequest>) return wrap(Scan(r));
+        else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
+        else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r));
+        else static_assert(sizeof(T) == 0, "unhandled request type");
+      },
+      request);
+}
+
+}  // namespace meridian

@@ -1,0 +1,54 @@
+// Query's KeyConditionExpression: parsing and checking against a table's key schema.
+//
+// Accepts DynamoDB's key condition grammar
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.KeyConditionExpressions.html):
+// `pk = :v`, optionally AND one sort-key condition: `=, <, <=, >, >=`, `BETWEEN :a AND :b` or
+// `begins_with(sk, :v)`; in either order, each optionally in parentheses; names literal or
+// #placeholders, values :placeholders; keywords case-insensitive. Errors are
+// ValidationExceptions worded as DynamoDB words them.
+//
+// Built on storage/expression_tokenizer.h; the parser is a loop over tokens (no recursion on
+// untrusted input), and the input is at most kMaxExpressionBytes.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/attribute_value.h"
+#include "storage/operations.h"
+#include "storage/status.h"
+
+namespace meridian {
+
+// The key attributes of the queried table (or, later, index).
+struct KeySchemaInfo {
+  std::string pk_name;
+  AttributeType pk_type = AttributeType::kS;
+  std::optional<std::string> sk_name;
+  AttributeType sk_type = AttributeType::kS;
+};
+
+enum class SortKeyOp { kEq, kLt, kLe, kGt, kGe, kBetween, kBeginsWith };
+
+struct SortKeyCondition {
+  SortKeyOp op = SortKeyOp::kEq;
+  AttributeValue value;  // the operand; the lower bound for BETWEEN
+  AttributeValue upper;  // BETWEEN's upper bound
+};
+
+struct KeyCondition {
+  AttributeValue pk;  // the partition key value (always an equality)
+  std::optional<SortKeyCondition> sk;
+};
+
+// Parses `expression` and resolves its placeholders. Every name and value placeholder given must
+// be used, and every one used must be given.
+Result<KeyCondition> ParseKeyCondition(std::string_view expression,
+                                       const ExpressionAttributeNames& names,
+                                       const ExpressionAttributeValues& values,
+                                       const KeySchemaInfo& schema);
+
+}  // namespace meridian
