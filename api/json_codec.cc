@@ -254,11 +254,8 @@ Status OptEnum(const json& obj, const char* name, const EnumSpec<E, N>& spec, st
 // Members of features Meridian does not have yet. Ignoring them, as DynamoDB ignores unknown
 // members, would be wrong data (a condition silently not checked), so they are refused on every
 // operation.
-constexpr std::array<const char*, 14> kUnsupportedMembers = {
-    "ConditionExpression",  "UpdateExpression",       "FilterExpression",      "ProjectionExpression",
-    "Expected",             "ConditionalOperator",    "AttributesToGet",       "QueryFilter",
-    "ScanFilter",           "KeyConditions",          "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
-    "StreamSpecification",  "SSESpecification"};
+constexpr std::array<const char*, 4> kUnsupportedMembers = {
+    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification", "SSESpecification"};
 
 Status NotSupported(std::string_view member) {
   return Status::Validation(std::string(member) + " is not supported by Meridian yet");
@@ -695,21 +692,163 @@ Status OptCapacityList(const json& obj, std::vector<ConsumedCapacity>* out) {
   return Status::Ok();
 }
 
+// --- Expressions and legacy parameters -----------------------------------------------------------
+
+Status OptNames(const json& obj, ExpressionAttributeNames* out) {
+  const json* names = Member(obj, "ExpressionAttributeNames");
+  if (names == nullptr) return Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(CheckObject(*names, "Map"));
+  for (auto it = names->begin(); it != names->end(); ++it) {
+    std::string v;
+    MERIDIAN_RETURN_IF_ERROR(ReadString(*it, &v));
+    (*out)[it.key()] = std::move(v);
+  }
+  return Status::Ok();
+}
+
+Status OptValues(const json& obj, ExpressionAttributeValues* out) {
+  const json* values = Member(obj, "ExpressionAttributeValues");
+  if (values == nullptr) return Status::Ok();
+  MERIDIAN_ASSIGN_OR_RETURN(*out, ItemFromJson(*values));
+  return Status::Ok();
+}
+
+Status OptStringList(const json& obj, const char* name, std::optional<std::vector<std::string>>* out) {
+  const json* m = Member(obj, name);
+  if (m == nullptr) return Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(CheckArray(*m));
+  std::vector<std::string> list;
+  for (const auto& e : *m) {
+    std::string v;
+    MERIDIAN_RETURN_IF_ERROR(ReadString(e, &v));
+    list.push_back(std::move(v));
+  }
+  *out = std::move(list);
+  return Status::Ok();
+}
+
+// Expected / QueryFilter / ScanFilter / KeyConditions: {"attr": {ComparisonOperator,
+// AttributeValueList, Value, Exists}}.
+Status OptLegacyConditions(const json& obj, const char* name, std::optional<LegacyConditions>* out) {
+  const json* m = Member(obj, name);
+  if (m == nullptr) return Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(CheckObject(*m, "Map"));
+  LegacyConditions conditions;
+  for (auto it = m->begin(); it != m->end(); ++it) {
+    MERIDIAN_RETURN_IF_ERROR(CheckObject(*it));
+    LegacyCondition c;
+    MERIDIAN_RETURN_IF_ERROR(OptString(*it, "ComparisonOperator", &c.comparison_operator));
+    if (const json* list = Member(*it, "AttributeValueList")) {
+      MERIDIAN_RETURN_IF_ERROR(CheckArray(*list));
+      for (const auto& v : *list) {
+        MERIDIAN_ASSIGN_OR_RETURN(AttributeValue value, AttributeValueFromJson(v));
+        c.attribute_value_list.push_back(std::move(value));
+      }
+    }
+    if (const json* v = Member(*it, "Value")) {
+      MERIDIAN_ASSIGN_OR_RETURN(AttributeValue value, AttributeValueFromJson(*v));
+      c.value = std::move(value);
+    }
+    if (const json* e = Member(*it, "Exists")) {
+      bool exists = false;
+      MERIDIAN_RETURN_IF_ERROR(ReadBool(*e, &exists));
+      c.exists = exists;
+    }
+    conditions[it.key()] = std::move(c);
+  }
+  *out = std::move(conditions);
+  return Status::Ok();
+}
+
+json LegacyConditionsToJson(const LegacyConditions& conditions) {
+  json j = json::object();
+  for (const auto& [name, c] : conditions) {
+    json e = json::object();
+    if (c.comparison_operator) e["ComparisonOperator"] = *c.comparison_operator;
+    if (!c.attribute_value_list.empty()) {
+      json list = json::array();
+      for (const auto& v : c.attribute_value_list) list.push_back(AttributeValueToJson(v));
+      e["AttributeValueList"] = std::move(list);
+    }
+    if (c.value) e["Value"] = AttributeValueToJson(*c.value);
+    if (c.exists) e["Exists"] = *c.exists;
+    j[name] = std::move(e);
+  }
+  return j;
+}
+
+Status OptAttributeUpdates(const json& obj, std::optional<LegacyAttributeUpdates>* out) {
+  const json* m = Member(obj, "AttributeUpdates");
+  if (m == nullptr) return Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(CheckObject(*m, "Map"));
+  LegacyAttributeUpdates updates;
+  for (auto it = m->begin(); it != m->end(); ++it) {
+    MERIDIAN_RETURN_IF_ERROR(CheckObject(*it));
+    LegacyAttributeUpdate u;
+    MERIDIAN_RETURN_IF_ERROR(OptString(*it, "Action", &u.action));
+    if (const json* v = Member(*it, "Value")) {
+      MERIDIAN_ASSIGN_OR_RETURN(AttributeValue value, AttributeValueFromJson(*v));
+      u.value = std::move(value);
+    }
+    updates[it.key()] = std::move(u);
+  }
+  *out = std::move(updates);
+  return Status::Ok();
+}
+
+constexpr EnumSpec<ReturnValuesOnConditionCheckFailure, 2> kReturnValuesOnConditionCheckFailure{
+    {{{"NONE", ReturnValuesOnConditionCheckFailure::kNone},
+      {"ALL_OLD", ReturnValuesOnConditionCheckFailure::kAllOld}}},
+    "[ALL_OLD, NONE]"};
+
+// ConditionExpression / Expected / ConditionalOperator / ReturnValuesOnConditionCheckFailure and
+// the placeholder maps: what PutItem, DeleteItem and UpdateItem share.
+Status ReadWriteCondition(const json& b, WriteCondition* c, ExpressionAttributeNames* names,
+                          ExpressionAttributeValues* values) {
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ConditionExpression", &c->condition_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptLegacyConditions(b, "Expected", &c->expected));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ConditionalOperator", &c->conditional_operator));
+  MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "ReturnValuesOnConditionCheckFailure", kReturnValuesOnConditionCheckFailure,
+                                   "returnValuesOnConditionCheckFailure",
+                                   &c->return_values_on_condition_check_failure));
+  MERIDIAN_RETURN_IF_ERROR(OptNames(b, names));
+  return OptValues(b, values);
+}
+
+void PutNamesAndValues(json& j, const ExpressionAttributeNames& names, const ExpressionAttributeValues& values) {
+  if (!names.empty()) j["ExpressionAttributeNames"] = names;
+  if (!values.empty()) j["ExpressionAttributeValues"] = ItemToJson(values);
+}
+
+void PutWriteCondition(json& j, const WriteCondition& c) {
+  if (c.condition_expression) j["ConditionExpression"] = *c.condition_expression;
+  if (c.expected) j["Expected"] = LegacyConditionsToJson(*c.expected);
+  if (c.conditional_operator) j["ConditionalOperator"] = *c.conditional_operator;
+  if (c.return_values_on_condition_check_failure != ReturnValuesOnConditionCheckFailure::kNone) {
+    j["ReturnValuesOnConditionCheckFailure"] =
+        NameOf(kReturnValuesOnConditionCheckFailure, c.return_values_on_condition_check_failure);
+  }
+}
+
 // --- Batches -------------------------------------------------------------------------------------
 
 Status ReadKeysAndAttributes(const json& j, KeysAndAttributes* out) {
   MERIDIAN_RETURN_IF_ERROR(CheckObject(j));
-  for (const char* name : {"ProjectionExpression", "AttributesToGet"})
-    if (Member(j, name) != nullptr) return NotSupported(name);
   const json* keys = Member(j, "Keys");
   if (keys == nullptr) return MissingMember("requestItems.member.keys");
   MERIDIAN_RETURN_IF_ERROR(ReadItemList(*keys, &out->keys));
+  MERIDIAN_RETURN_IF_ERROR(OptString(j, "ProjectionExpression", &out->projection_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptNames(j, &out->expression_attribute_names));
+  MERIDIAN_RETURN_IF_ERROR(OptStringList(j, "AttributesToGet", &out->attributes_to_get));
   return OptBool(j, "ConsistentRead", &out->consistent_read);
 }
 
 json KeysAndAttributesToJson(const KeysAndAttributes& k) {
   json j = {{"Keys", ItemsToJson(k.keys)}};
   if (k.consistent_read) j["ConsistentRead"] = true;
+  if (k.projection_expression) j["ProjectionExpression"] = *k.projection_expression;
+  if (!k.expression_attribute_names.empty()) j["ExpressionAttributeNames"] = k.expression_attribute_names;
+  if (k.attributes_to_get) j["AttributesToGet"] = *k.attributes_to_get;
   return j;
 }
 
@@ -816,6 +955,8 @@ Result<Request> DecodePutItem(const json& b) {
   MERIDIAN_RETURN_IF_ERROR(ReqItem(b, "Item", "item", &r.item));
   MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "ReturnValues", kReturnValues, "returnValues", &r.return_values));
   MERIDIAN_RETURN_IF_ERROR(OptRcc(b, &r.return_consumed_capacity));
+  MERIDIAN_RETURN_IF_ERROR(ReadWriteCondition(b, &r.condition, &r.expression_attribute_names,
+                                              &r.expression_attribute_values));
   return Request(std::move(r));
 }
 
@@ -825,6 +966,9 @@ Result<Request> DecodeGetItem(const json& b) {
   MERIDIAN_RETURN_IF_ERROR(ReqItem(b, "Key", "key", &r.key));
   MERIDIAN_RETURN_IF_ERROR(OptBool(b, "ConsistentRead", &r.consistent_read));
   MERIDIAN_RETURN_IF_ERROR(OptRcc(b, &r.return_consumed_capacity));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ProjectionExpression", &r.projection_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptNames(b, &r.expression_attribute_names));
+  MERIDIAN_RETURN_IF_ERROR(OptStringList(b, "AttributesToGet", &r.attributes_to_get));
   return Request(std::move(r));
 }
 
@@ -834,6 +978,21 @@ Result<Request> DecodeDeleteItem(const json& b) {
   MERIDIAN_RETURN_IF_ERROR(ReqItem(b, "Key", "key", &r.key));
   MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "ReturnValues", kReturnValues, "returnValues", &r.return_values));
   MERIDIAN_RETURN_IF_ERROR(OptRcc(b, &r.return_consumed_capacity));
+  MERIDIAN_RETURN_IF_ERROR(ReadWriteCondition(b, &r.condition, &r.expression_attribute_names,
+                                              &r.expression_attribute_values));
+  return Request(std::move(r));
+}
+
+Result<Request> DecodeUpdateItem(const json& b) {
+  UpdateItemRequest r;
+  MERIDIAN_RETURN_IF_ERROR(ReqString(b, "TableName", "tableName", &r.table_name));
+  MERIDIAN_RETURN_IF_ERROR(ReqItem(b, "Key", "key", &r.key));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "UpdateExpression", &r.update_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptAttributeUpdates(b, &r.attribute_updates));
+  MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "ReturnValues", kReturnValues, "returnValues", &r.return_values));
+  MERIDIAN_RETURN_IF_ERROR(OptRcc(b, &r.return_consumed_capacity));
+  MERIDIAN_RETURN_IF_ERROR(ReadWriteCondition(b, &r.condition, &r.expression_attribute_names,
+                                              &r.expression_attribute_values));
   return Request(std::move(r));
 }
 
@@ -842,23 +1001,20 @@ Result<Request> DecodeQuery(const json& b) {
   MERIDIAN_RETURN_IF_ERROR(ReqString(b, "TableName", "tableName", &r.table_name));
   MERIDIAN_RETURN_IF_ERROR(OptString(b, "IndexName", &r.index_name));
   const json* kce = Member(b, "KeyConditionExpression");
-  if (kce == nullptr) {
+  MERIDIAN_RETURN_IF_ERROR(OptLegacyConditions(b, "KeyConditions", &r.key_conditions));
+  if (kce == nullptr && !r.key_conditions) {
     return Status::Validation(
         "Either the KeyConditions or KeyConditionExpression parameter must be specified in the "
         "request.");
   }
-  MERIDIAN_RETURN_IF_ERROR(ReadString(*kce, &r.key_condition_expression));
-  if (const json* names = Member(b, "ExpressionAttributeNames")) {
-    MERIDIAN_RETURN_IF_ERROR(CheckObject(*names, "Map"));
-    for (auto it = names->begin(); it != names->end(); ++it) {
-      std::string v;
-      MERIDIAN_RETURN_IF_ERROR(ReadString(*it, &v));
-      r.expression_attribute_names[it.key()] = std::move(v);
-    }
-  }
-  if (const json* values = Member(b, "ExpressionAttributeValues")) {
-    MERIDIAN_ASSIGN_OR_RETURN(r.expression_attribute_values, ItemFromJson(*values));
-  }
+  if (kce != nullptr) MERIDIAN_RETURN_IF_ERROR(ReadString(*kce, &r.key_condition_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptNames(b, &r.expression_attribute_names));
+  MERIDIAN_RETURN_IF_ERROR(OptValues(b, &r.expression_attribute_values));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "FilterExpression", &r.filter_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ProjectionExpression", &r.projection_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptLegacyConditions(b, "QueryFilter", &r.query_filter));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ConditionalOperator", &r.conditional_operator));
+  MERIDIAN_RETURN_IF_ERROR(OptStringList(b, "AttributesToGet", &r.attributes_to_get));
   MERIDIAN_RETURN_IF_ERROR(OptBool(b, "ScanIndexForward", &r.scan_index_forward));
   MERIDIAN_RETURN_IF_ERROR(OptLong(b, "Limit", &r.limit));
   MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "Select", kSelect, "select", &r.select));
@@ -879,6 +1035,13 @@ Result<Request> DecodeScan(const json& b) {
   MERIDIAN_RETURN_IF_ERROR(OptLong(b, "TotalSegments", &r.total_segments));
   MERIDIAN_RETURN_IF_ERROR(OptBool(b, "ConsistentRead", &r.consistent_read));
   MERIDIAN_RETURN_IF_ERROR(OptRcc(b, &r.return_consumed_capacity));
+  MERIDIAN_RETURN_IF_ERROR(OptNames(b, &r.expression_attribute_names));
+  MERIDIAN_RETURN_IF_ERROR(OptValues(b, &r.expression_attribute_values));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "FilterExpression", &r.filter_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ProjectionExpression", &r.projection_expression));
+  MERIDIAN_RETURN_IF_ERROR(OptLegacyConditions(b, "ScanFilter", &r.scan_filter));
+  MERIDIAN_RETURN_IF_ERROR(OptString(b, "ConditionalOperator", &r.conditional_operator));
+  MERIDIAN_RETURN_IF_ERROR(OptStringList(b, "AttributesToGet", &r.attributes_to_get));
   return Request(std::move(r));
 }
 
@@ -926,6 +1089,7 @@ Result<Request> DecodeRequestUnchecked(Operation op, const json& body) {
     case Operation::kScan: return DecodeScan(body);
     case Operation::kBatchGetItem: return DecodeBatchGetItem(body);
     case Operation::kBatchWriteItem: return DecodeBatchWriteItem(body);
+    case Operation::kUpdateItem: return DecodeUpdateItem(body);
   }
   return Status(ErrorCode::kUnknownOperation, "Unknown operation");
 }
@@ -1005,6 +1169,12 @@ Result<Response> DecodeResponseUnchecked(Operation op, const json& b) {
     }
     case Operation::kDeleteItem: {
       DeleteItemResponse r;
+      MERIDIAN_RETURN_IF_ERROR(OptItem(b, "Attributes", &r.attributes));
+      MERIDIAN_RETURN_IF_ERROR(OptCapacity(b, &r.consumed_capacity));
+      return Response(std::move(r));
+    }
+    case Operation::kUpdateItem: {
+      UpdateItemResponse r;
       MERIDIAN_RETURN_IF_ERROR(OptItem(b, "Attributes", &r.attributes));
       MERIDIAN_RETURN_IF_ERROR(OptCapacity(b, &r.consumed_capacity));
       return Response(std::move(r));
@@ -1101,23 +1271,43 @@ nlohmann::json EncodeRequest(const Request& request) {
           j["Item"] = ItemToJson(r.item);
           if (r.return_values != ReturnValue::kNone) j["ReturnValues"] = NameOf(kReturnValues, r.return_values);
           PutRcc(j, r.return_consumed_capacity);
+          PutWriteCondition(j, r.condition);
+          PutNamesAndValues(j, r.expression_attribute_names, r.expression_attribute_values);
         } else if constexpr (std::is_same_v<T, GetItemRequest>) {
           j["TableName"] = r.table_name;
           j["Key"] = ItemToJson(r.key);
           if (r.consistent_read) j["ConsistentRead"] = true;
           PutRcc(j, r.return_consumed_capacity);
-        } else if constexpr (std::is_same_v<T, DeleteItemRequest>) {
+          if (r.projection_expression) j["ProjectionExpression"] = *r.projection_expression;
+          if (r.attributes_to_get) j["AttributesToGet"] = *r.attributes_to_get;
+          PutNamesAndValues(j, r.expression_attribute_names, {});
+        } else if constexpr (std::is_same_v<T, DeleteItemRequest> || std::is_same_v<T, UpdateItemRequest>) {
           j["TableName"] = r.table_name;
           j["Key"] = ItemToJson(r.key);
           if (r.return_values != ReturnValue::kNone) j["ReturnValues"] = NameOf(kReturnValues, r.return_values);
           PutRcc(j, r.return_consumed_capacity);
+          PutWriteCondition(j, r.condition);
+          PutNamesAndValues(j, r.expression_attribute_names, r.expression_attribute_values);
+          if constexpr (std::is_same_v<T, UpdateItemRequest>) {
+            if (r.update_expression) j["UpdateExpression"] = *r.update_expression;
+            if (r.attribute_updates) {
+              json u = json::object();
+              for (const auto& [name, a] : *r.attribute_updates) {
+                json e = json::object();
+                if (a.action) e["Action"] = *a.action;
+                if (a.value) e["Value"] = AttributeValueToJson(*a.value);
+                u[name] = std::move(e);
+              }
+              j["AttributeUpdates"] = std::move(u);
+            }
+          }
         } else if constexpr (std::is_same_v<T, QueryRequest>) {
           j["TableName"] = r.table_name;
           if (r.index_name) j["IndexName"] = *r.index_name;
-          j["KeyConditionExpression"] = r.key_condition_expression;
-          if (!r.expression_attribute_names.empty()) j["ExpressionAttributeNames"] = r.expression_attribute_names;
-          if (!r.expression_attribute_values.empty())
-            j["ExpressionAttributeValues"] = ItemToJson(r.expression_attribute_values);
+          if (!r.key_condition_expression.empty()) j["KeyConditionExpression"] = r.key_condition_expression;
+          PutNamesAndValues(j, r.expression_attribute_names, r.expression_attribute_values);
+          if (r.key_conditions) j["KeyConditions"] = LegacyConditionsToJson(*r.key_conditions);
+          if (r.query_filter) j["QueryFilter"] = LegacyConditionsToJson(*r.query_filter);
           if (!r.scan_index_forward) j["ScanIndexForward"] = false;
           if (r.limit) j["Limit"] = *r.limit;
           if (r.select) j["Select"] = NameOf(kSelect, *r.select);
@@ -1134,6 +1324,14 @@ nlohmann::json EncodeRequest(const Request& request) {
           if (r.total_segments) j["TotalSegments"] = *r.total_segments;
           if (r.consistent_read) j["ConsistentRead"] = true;
           PutRcc(j, r.return_consumed_capacity);
+          PutNamesAndValues(j, r.expression_attribute_names, r.expression_attribute_values);
+          if (r.scan_filter) j["ScanFilter"] = LegacyConditionsToJson(*r.scan_filter);
+        }
+        if constexpr (std::is_same_v<T, QueryRequest> || std::is_same_v<T, ScanRequest>) {
+          if (r.filter_expression) j["FilterExpression"] = *r.filter_expression;
+          if (r.projection_expression) j["ProjectionExpression"] = *r.projection_expression;
+          if (r.conditional_operator) j["ConditionalOperator"] = *r.conditional_operator;
+          if (r.attributes_to_get) j["AttributesToGet"] = *r.attributes_to_get;
         } else if constexpr (std::is_same_v<T, BatchGetItemRequest>) {
           j["RequestItems"] = KeysAndAttributesMapToJson(r.request_items);
           PutRcc(j, r.return_consumed_capacity);
@@ -1158,7 +1356,8 @@ nlohmann::json EncodeResponse(const Response& response) {
         } else if constexpr (std::is_same_v<T, ListTablesResponse>) {
           j["TableNames"] = r.table_names;
           if (r.last_evaluated_table_name) j["LastEvaluatedTableName"] = *r.last_evaluated_table_name;
-        } else if constexpr (std::is_same_v<T, PutItemResponse> || std::is_same_v<T, DeleteItemResponse>) {
+        } else if constexpr (std::is_same_v<T, PutItemResponse> || std::is_same_v<T, DeleteItemResponse> ||
+                             std::is_same_v<T, UpdateItemResponse>) {
           if (r.attributes) j["Attributes"] = ItemToJson(*r.attributes);
           if (r.consumed_capacity) j["ConsumedCapacity"] = CapacityToJson(*r.consumed_capacity, true);
         } else if constexpr (std::is_same_v<T, GetItemResponse>) {
@@ -1198,7 +1397,13 @@ Result<Response> DecodeResponse(Operation op, const nlohmann::json& body) {
 }
 
 nlohmann::json EncodeError(const Status& status) {
-  return {{"__type", ErrorTypeString(status.code())}, {"message", status.message()}};
+  json j = {{"__type", ErrorTypeString(status.code())}, {"message", status.message()}};
+  // ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure=ALL_OLD carries the
+  // item as it was.
+  if (!status.item_payload().empty()) {
+    if (auto item = DecodeItem(status.item_payload()); item.ok()) j["Item"] = ItemToJson(item.value());
+  }
+  return j;
 }
 
 Status ErrorFromJson(const nlohmann::json& body) {
@@ -1215,7 +1420,13 @@ Status ErrorFromJson(const nlohmann::json& body) {
       break;
     }
   }
-  return Status(code, std::move(message));
+  Status error(code, std::move(message));
+  if (const json* item = Member(body, "Item")) {
+    if (auto decoded = ItemFromJson(*item); decoded.ok()) {
+      error = std::move(error).WithItemPayload(EncodeItem(decoded.value()));
+    }
+  }
+  return error;
 }
 
 Result<AttributeValue> AttributeValueFromJson(const nlohmann::json& j) {

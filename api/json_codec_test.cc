@@ -251,7 +251,7 @@ TEST(JsonCodecRequestTest, NonObjectBodyIsSerializationException) {
 }
 
 TEST(JsonCodecRequestTest, UnknownOperation) {
-  for (const char* op : {"UpdateItem", "Foo", "", "putitem", "TransactWriteItems"}) {
+  for (const char* op : {"Foo", "", "putitem", "TransactWriteItems"}) {
     SCOPED_TRACE(op);
     ExpectError(DecodeStatus(op, "{}"), ErrorCode::kUnknownOperation);
   }
@@ -351,23 +351,14 @@ TEST(JsonCodecRequestTest, UnknownMembersAndNullsAreIgnored) {
 
 TEST(JsonCodecRequestTest, UnsupportedFeaturesAreRefused) {
   for (const char* member :
-       {"ConditionExpression", "UpdateExpression", "FilterExpression", "ProjectionExpression",
-        "Expected", "ConditionalOperator", "AttributesToGet", "QueryFilter", "ScanFilter",
-        "KeyConditions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
-        "SSESpecification"}) {
+       {"GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification", "SSESpecification"}) {
     SCOPED_TRACE(member);
     std::string extra = std::string("\"") + member + "\":\"x\"";
     ExpectError(DecodeStatus("PutItem", PutBody(extra)), ErrorCode::kValidation,
                 std::string(member) + " is not supported by Meridian yet");
   }
-  ExpectError(DecodeStatus("Query", R"({"TableName":"t","KeyConditions":{"a":{}}})"),
-              ErrorCode::kValidation, "KeyConditions is not supported by Meridian yet");
-  ExpectError(DecodeStatus("Scan", R"({"TableName":"t","FilterExpression":"a = :a"})"),
-              ErrorCode::kValidation, "FilterExpression is not supported by Meridian yet");
   ExpectError(DecodeStatus("CreateTable", R"({"TableName":"t","KeySchema":[],"AttributeDefinitions":[],"GlobalSecondaryIndexes":[]})"),
               ErrorCode::kValidation, "GlobalSecondaryIndexes is not supported by Meridian yet");
-  ExpectError(DecodeStatus("BatchGetItem", R"({"RequestItems":{"t":{"Keys":[],"ProjectionExpression":"a"}}})"),
-              ErrorCode::kValidation, "ProjectionExpression is not supported by Meridian yet");
   // ReturnItemCollectionMetrics: NONE is what Meridian does anyway.
   EXPECT_TRUE(DecodeStatus("PutItem", PutBody(R"("ReturnItemCollectionMetrics":"NONE")")).ok());
   ExpectError(DecodeStatus("PutItem", PutBody(R"("ReturnItemCollectionMetrics":"SIZE")")),
@@ -378,6 +369,44 @@ TEST(JsonCodecRequestTest, UnsupportedFeaturesAreRefused) {
               ErrorCode::kValidation, "enum value set: [SIZE, NONE]");
   // A null member is absent, so it asks for nothing.
   EXPECT_TRUE(DecodeStatus("PutItem", PutBody(R"("ConditionExpression":null)")).ok());
+}
+
+TEST(JsonCodecRequestTest, ExpressionAndLegacyMembersDecode) {
+  auto put = DecodeRequest("PutItem", PutBody(R"("ConditionExpression":"#a <> :v","ExpressionAttributeNames":{"#a":"a"},"ExpressionAttributeValues":{":v":{"N":"1"}},"ReturnValuesOnConditionCheckFailure":"ALL_OLD")"));
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  const auto& p = std::get<PutItemRequest>(put.value());
+  EXPECT_EQ(p.condition.condition_expression, "#a <> :v");
+  EXPECT_EQ(p.expression_attribute_names.at("#a"), "a");
+  EXPECT_EQ(p.condition.return_values_on_condition_check_failure, ReturnValuesOnConditionCheckFailure::kAllOld);
+
+  auto update = DecodeRequest("UpdateItem", R"({"TableName":"t","Key":{"pk":{"S":"a"}},"AttributeUpdates":{"n":{"Action":"ADD","Value":{"N":"2"}}},"Expected":{"n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"0"}]}},"ConditionalOperator":"AND","ReturnValues":"UPDATED_NEW"})");
+  ASSERT_TRUE(update.ok()) << update.status().ToString();
+  const auto& u = std::get<UpdateItemRequest>(update.value());
+  EXPECT_EQ(u.attribute_updates->at("n").action, "ADD");
+  EXPECT_EQ(u.condition.expected->at("n").comparison_operator, "GT");
+  EXPECT_EQ(u.return_values, ReturnValue::kUpdatedNew);
+  // Round trip through the encoder.
+  auto again = DecodeRequest(Operation::kUpdateItem, EncodeRequest(update.value()));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(EncodeRequest(again.value()), EncodeRequest(update.value()));
+
+  auto query = DecodeRequest("Query", R"({"TableName":"t","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"a"}]}},"QueryFilter":{"x":{"ComparisonOperator":"NOT_NULL"}},"AttributesToGet":["x"]})");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_TRUE(std::get<QueryRequest>(query.value()).key_conditions.has_value());
+  ExpectError(DecodeStatus("PutItem", PutBody(R"("ReturnValuesOnConditionCheckFailure":"ALL_NEW")")),
+              ErrorCode::kValidation, "[ALL_OLD, NONE]");
+  ExpectError(DecodeStatus("PutItem", PutBody(R"("Expected":[])")), ErrorCode::kSerialization);
+}
+
+TEST(JsonCodecErrorTest, ConditionalCheckFailedCarriesTheOldItem) {
+  Item old = {{"pk", AttributeValue::S("a")}};
+  Status failed = Status(ErrorCode::kConditionalCheckFailed, "The conditional request failed")
+                      .WithItemPayload(EncodeItem(old));
+  nlohmann::json j = EncodeError(failed);
+  EXPECT_EQ(j["Item"]["pk"]["S"], "a");
+  Status back = ErrorFromJson(j);
+  EXPECT_EQ(back.code(), ErrorCode::kConditionalCheckFailed);
+  EXPECT_EQ(DecodeItem(back.item_payload()).value(), old);
 }
 
 TEST(JsonCodecRequestTest, ErrorsInsideItemsPropagate) {

@@ -8,23 +8,12 @@
 #include <thread>
 
 #include "storage/expression.h"
+#include "storage/expression_test_values.h"
 
 namespace meridian::expr {
 namespace {
 
-// Compact builders for test items and values.
-AttributeValue S(std::string s) { return AttributeValue::S(std::move(s)); }
-AttributeValue N(std::string_view text) { return AttributeValue::ParseN(text).value(); }
-AttributeValue B(std::string bytes) { return AttributeValue::B(std::move(bytes)); }
-AttributeValue L(std::vector<AttributeValue> l) { return AttributeValue::L(std::move(l)); }
-AttributeValue M(AttributeMap m) { return AttributeValue::M(std::move(m)); }
-AttributeValue SS(std::vector<std::string> v) { return AttributeValue::SS(std::move(v)); }
-AttributeValue NS(std::vector<std::string_view> v) {
-  std::vector<Decimal> d;
-  for (std::string_view s : v) d.push_back(Decimal::Parse(s).value());
-  return AttributeValue::NS(std::move(d));
-}
-AttributeValue BS(std::vector<std::string> v) { return AttributeValue::BS(std::move(v)); }
+using namespace ::meridian::testing_values;  // NOLINT: S(), N(), ... builders
 
 const Item& TestItem() {
   static const Item kItem = {
@@ -35,7 +24,7 @@ const Item& TestItem() {
       {"t", AttributeValue::Bool(true)},
       {"z", AttributeValue::NullValue()},
       {"l", L({N("1"), S("two"), M({{"x", N("3")}})})},
-      {"m", M({{"a", N("1")}, {"b", M({{"c", S("deep")}})}, {"list", L({S("x")})}})},
+      {"m", M({{"a", N("1")}, {"b", M({{"c", S("deep")}})}, {"lst", L({S("x")})}})},
       {"ss", SS({"a", "b"})},
       {"ns", NS({"1", "2"})},
       {"bs", BS({std::string("\x01", 1)})},
@@ -62,7 +51,7 @@ const ExpressionAttributeValues& TestValues() {
       {":deep", S("deep")}, {":active", S("active")}, {":eacute", S("\xc3\xa9")},
       {":b1", B(std::string("\x01", 1))}, {":bff", B(std::string("\xff", 1))},
       {":N", S("N")}, {":S", S("S")}, {":SS", S("SS")}, {":NULL", S("NULL")}, {":BOOL", S("BOOL")},
-      {":XX", S("XX")}, {":mcopy", M({{"a", N("1")}, {"b", M({{"c", S("deep")}})}, {"list", L({S("x")})}})},
+      {":XX", S("XX")}, {":mcopy", M({{"a", N("1")}, {"b", M({{"c", S("deep")}})}, {"lst", L({S("x")})}})},
       {":list", L({N("1")})}, {":elem", M({{"x", N("3")}})},
   };
   return kValues;
@@ -99,10 +88,10 @@ INSTANTIATE_TEST_SUITE_P(
         EvalCase{"n < :six", true}, EvalCase{"n <= :five", true}, EvalCase{"n > :four", true},
         EvalCase{"n >= :six", false}, EvalCase{":six > n", true},
         EvalCase{"big = :big", true}, EvalCase{"big > :bigless", true}, EvalCase{"big < :bigless", false},
-        // Different types: = < > are false, <> is true; a missing attribute likewise.
+        // Different types: = < > are false, <> is true; a absent attribute likewise.
         EvalCase{"s = :five", false}, EvalCase{"s <> :five", true}, EvalCase{"s < :five", false},
-        EvalCase{"missing = :five", false}, EvalCase{"missing <> :five", true},
-        EvalCase{"missing < :five", false}, EvalCase{"missing >= :five", false},
+        EvalCase{"absent = :five", false}, EvalCase{"absent <> :five", true},
+        EvalCase{"absent < :five", false}, EvalCase{"absent >= :five", false},
         // Strings by UTF-8 bytes, binaries by unsigned bytes.
         EvalCase{"s < :hi", true}, EvalCase{":eacute > :z", true}, EvalCase{"b > :b1", true},
         EvalCase{"b < :bff", true},
@@ -112,9 +101,9 @@ INSTANTIATE_TEST_SUITE_P(
         // BETWEEN and IN.
         EvalCase{"n BETWEEN :four AND :six", true}, EvalCase{"n BETWEEN :five AND :five", true},
         EvalCase{"n BETWEEN :six AND :seven", false}, EvalCase{"s BETWEEN :a AND :z", true},
-        EvalCase{"missing BETWEEN :four AND :six", false}, EvalCase{"s BETWEEN :four AND :six", false},
+        EvalCase{"absent BETWEEN :four AND :six", false}, EvalCase{"s BETWEEN :four AND :six", false},
         EvalCase{"n IN (:four, :five)", true}, EvalCase{"n IN (:four, :six)", false},
-        EvalCase{"s IN (:hello)", true}, EvalCase{"missing IN (:hello)", false},
+        EvalCase{"s IN (:hello)", true}, EvalCase{"absent IN (:hello)", false},
         // Logical operators and precedence: comparisons > NOT > AND > OR.
         EvalCase{"n = :five AND s = :hello", true}, EvalCase{"n = :four OR s = :hello", true},
         EvalCase{"NOT n = :four", true}, EvalCase{"NOT n = :five OR s = :hello", true},
@@ -128,14 +117,14 @@ INSTANTIATE_TEST_SUITE_P(
         EvalCase{"n between :four and :six", true}, EvalCase{"not n = :four", true},
         EvalCase{"n in (:five)", true},
         // Functions.
-        EvalCase{"attribute_exists(n)", true}, EvalCase{"attribute_exists(missing)", false},
-        EvalCase{"attribute_not_exists(missing)", true}, EvalCase{"attribute_not_exists(n)", false},
+        EvalCase{"attribute_exists(n)", true}, EvalCase{"attribute_exists(absent)", false},
+        EvalCase{"attribute_not_exists(absent)", true}, EvalCase{"attribute_not_exists(n)", false},
         EvalCase{"attribute_exists(m.b.c)", true}, EvalCase{"attribute_exists(l[2].x)", true},
         EvalCase{"attribute_exists(l[3])", false}, EvalCase{"attribute_exists(s.x)", false},
         EvalCase{"attribute_exists(m[0])", false},
         EvalCase{"attribute_type(n, :N)", true}, EvalCase{"attribute_type(ss, :SS)", true},
         EvalCase{"attribute_type(z, :NULL)", true}, EvalCase{"attribute_type(t, :BOOL)", true},
-        EvalCase{"attribute_type(n, :S)", false}, EvalCase{"attribute_type(missing, :S)", false},
+        EvalCase{"attribute_type(n, :S)", false}, EvalCase{"attribute_type(absent, :S)", false},
         EvalCase{"begins_with(s, :he)", true}, EvalCase{"begins_with(s, :ell)", false},
         EvalCase{"begins_with(b, :b1)", true}, EvalCase{"begins_with(n, :he)", false},
         EvalCase{"contains(s, :ell)", true}, EvalCase{"contains(s, :z)", false},
@@ -143,17 +132,17 @@ INSTANTIATE_TEST_SUITE_P(
         EvalCase{"contains(ns, :one)", true}, EvalCase{"contains(ns, :three)", false},
         EvalCase{"contains(l, :twos)", true}, EvalCase{"contains(l, :elem)", true},
         EvalCase{"contains(l, :three)", false}, EvalCase{"contains(bs, :b1)", true},
-        EvalCase{"contains(n, :five)", false}, EvalCase{"contains(missing, :a)", false},
+        EvalCase{"contains(n, :five)", false}, EvalCase{"contains(absent, :a)", false},
         EvalCase{"NOT contains(ss, :c)", true},
         // size(): S in characters, B in bytes, collections by element count; none for N.
         EvalCase{"size(s) = :five", true}, EvalCase{"size(u) = :three", true},
         EvalCase{"size(b) = :three", true}, EvalCase{"size(l) = :three", true},
         EvalCase{"size(m) = :three", true}, EvalCase{"size(ss) = :two", true},
-        EvalCase{"size(m.list) = :one", true}, EvalCase{"n = size(s)", true},
-        EvalCase{"size(n) > :zero", false}, EvalCase{"size(missing) < :five", false},
+        EvalCase{"size(m.lst) = :one", true}, EvalCase{"n = size(s)", true},
+        EvalCase{"size(n) > :zero", false}, EvalCase{"size(absent) < :five", false},
         EvalCase{"size(s) BETWEEN :four AND :six", true},
         // Names: placeholders anywhere in a path.
-        EvalCase{"#st = :active", true}, EvalCase{"#m.#b.c = :deep", true}, EvalCase{"m.list[0] = :x", true},
+        EvalCase{"#st = :active", true}, EvalCase{"#m.#b.c = :deep", true}, EvalCase{"m.lst[0] = :x", true},
         EvalCase{"m.#b.c = :deep", true}));
 
 TEST(ConditionEval, EmptyItemMeansNoAttributes) {
@@ -317,6 +306,23 @@ TEST(Placeholders, UnusedAcrossExpressions) {
             "Value provided in ExpressionAttributeNames unused in expressions: keys: {#d, #e}");
 }
 
+TEST(Placeholders, SizeLimits) {
+  ExpressionAttributeValues values;
+  ExpressionAttributeNames names = {{"#" + std::string(254, 'a'), "a"}};
+  auto c = ParseCondition("#" + std::string(254, 'a') + " = :x", Kind::kCondition);
+  ASSERT_TRUE(c.ok());
+  const ParsedExpression* one[] = {c->get()};
+  EXPECT_TRUE(CheckPlaceholdersUsed(one, Bindings{names, values}).ok());  // 255 bytes with the '#'
+  names = {{"#" + std::string(255, 'a'), "a"}};
+  EXPECT_EQ(CheckPlaceholdersUsed(one, Bindings{names, values}).message().rfind(
+                "ExpressionAttributeNames contains invalid key: longer than 255 bytes", 0),
+            0u);
+  names.clear();
+  values = {{":x", AttributeValue::S(std::string(2 * 1024 * 1024, 'v'))}};
+  EXPECT_EQ(CheckPlaceholdersUsed(one, Bindings{names, values}).message(),
+            "The total size of ExpressionAttributeNames and ExpressionAttributeValues exceeds 2 MB");
+}
+
 TEST(KeyCondition, ParsesWithTheSameParser) {
   auto ok = ParseCondition("pk = :one AND begins_with(#st, :a)", Kind::kKeyCondition).value();
   Result<std::vector<std::string>> keys = CheckKeyConditionShape(*ok, TestBindings());
@@ -390,7 +396,7 @@ uint64_t Seed() {
 std::string RandomCondition(std::mt19937_64& rng, int depth) {
   static const char* kAtoms[] = {
       "n = :five", "n < :four", "s BETWEEN :a AND :z", "contains(ss, :a)", "attribute_exists(m.b.c)",
-      "size(l) >= :three", "n IN (:one, :five)", "begins_with(s, :ell)", "#st <> :active", "missing = :one",
+      "size(l) >= :three", "n IN (:one, :five)", "begins_with(s, :ell)", "#st <> :active", "absent = :one",
   };
   int choice = depth >= 4 ? 0 : static_cast<int>(rng() % 4);
   switch (choice) {

@@ -17,6 +17,7 @@
 #include <shared_mutex>
 #include <type_traits>
 
+#include "storage/expression.h"
 #include "storage/item_codec.h"
 #include "storage/key_codec.h"
 #include "storage/key_condition.h"
@@ -299,17 +300,80 @@ std::optional<ConsumedCapacity> Capacity(ReturnConsumedCapacity rcc, const std::
   return c;
 }
 
-Status ValidateSelect(const std::optional<Select>& select, const std::optional<std::string>& index_name) {
+Status ValidateSelect(const std::optional<Select>& select, const std::optional<std::string>& index_name,
+                      bool has_projection) {
   if (!select) return Status::Ok();
-  if (*select == Select::kSpecificAttributes) {
+  if (*select == Select::kSpecificAttributes && !has_projection) {
     return Status::Validation(
         "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires a ProjectionExpression "
-        "or AttributesToGet, which this server does not support yet");
+        "or AttributesToGet");
+  }
+  if (*select == Select::kAllAttributes && has_projection) {
+    return Status::Validation("Cannot specify the ProjectionExpression or AttributesToGet when choosing to get "
+                              "ALL_ATTRIBUTES");
+  }
+  if (*select == Select::kCount && has_projection) {
+    return Status::Validation("Cannot specify the ProjectionExpression or AttributesToGet when choosing to get COUNT");
   }
   if (*select == Select::kAllProjectedAttributes && !index_name) {
     return Status::Validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName");
   }
   return Status::Ok();
+}
+
+// --- Expressions ---------------------------------------------------------------------------------
+
+const ExpressionAttributeNames kNoNames;
+const ExpressionAttributeValues kNoValues;
+const Item kNoItem;
+
+// The parameter names present in a request, in the two styles DynamoDB will not mix
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LegacyConditionalParameters.html).
+struct ParameterStyles {
+  std::vector<std::string> legacy;
+  std::vector<std::string> expressions;
+  bool any_expression = false;  // an expression string, not only placeholder maps
+
+  void Legacy(bool present, const char* name) {
+    if (present) legacy.emplace_back(name);
+  }
+  void Expression(bool present, const char* name) {
+    if (!present) return;
+    expressions.emplace_back(name);
+    any_expression = true;
+  }
+  Status Check(const ExpressionAttributeNames& names, const ExpressionAttributeValues& values) {
+    if (!names.empty()) expressions.emplace_back("ExpressionAttributeNames");
+    if (!values.empty()) expressions.emplace_back("ExpressionAttributeValues");
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckNoMixedParameters(legacy, expressions));
+    if (!any_expression && !names.empty()) {
+      return Status::Validation("ExpressionAttributeNames can only be specified when using expressions");
+    }
+    if (!any_expression && !values.empty()) {
+      return Status::Validation("ExpressionAttributeValues can only be specified when using expressions");
+    }
+    return Status::Ok();
+  }
+};
+
+// ConditionalCheckFailedException, carrying the old item when ReturnValuesOnConditionCheckFailure
+// is ALL_OLD.
+Status CheckWriteCondition(const expr::Condition* condition, const std::optional<Item>& old,
+                           const expr::Bindings& bindings, ReturnValuesOnConditionCheckFailure on_failure) {
+  if (condition == nullptr) return Status::Ok();
+  MERIDIAN_ASSIGN_OR_RETURN(bool holds, expr::Evaluate(*condition, old ? *old : kNoItem, bindings));
+  if (holds) return Status::Ok();
+  Status failed(ErrorCode::kConditionalCheckFailed, "The conditional request failed");
+  if (on_failure == ReturnValuesOnConditionCheckFailure::kAllOld && old) {
+    failed = std::move(failed).WithItemPayload(EncodeItem(*old));
+  }
+  return failed;
+}
+
+std::vector<std::string> KeyNames(const KeySchemaInfo& k) {
+  std::vector<std::string> names = {k.pk_name};
+  if (k.sk_name) names.push_back(*k.sk_name);
+  return names;
 }
 
 // Runs a callable, turning any exception (msgpack, allocation) into InternalServerError: nothing
@@ -344,6 +408,78 @@ struct Engine::Impl {
   // Writes to one item are serialized so that reading the old item and writing the new one are
   // atomic. Locks are always taken in increasing stripe order.
   std::array<std::mutex, kLockStripes> stripes;
+
+  // Parsed expressions, shared by every request that sends the same text.
+  expr::ExpressionCache expression_cache;
+
+  // ConditionExpression or Expected; null when the write is unconditional. Adds the parsed
+  // expression to `parsed` for the request-wide unused-placeholder check.
+  Result<std::shared_ptr<const expr::Condition>> WriteConditionOf(const WriteCondition& c,
+                                                                  const expr::Bindings& bindings,
+                                                                  std::vector<const expr::ParsedExpression*>* parsed) {
+    if (c.condition_expression) {
+      MERIDIAN_ASSIGN_OR_RETURN(auto condition,
+                                expression_cache.GetCondition(*c.condition_expression, expr::Kind::kCondition));
+      MERIDIAN_RETURN_IF_ERROR(expr::Validate(*condition, bindings));
+      parsed->push_back(condition.get());
+      return condition;
+    }
+    if (c.expected) {
+      return expr::ConvertLegacyConditions(*c.expected, c.conditional_operator, expr::LegacyKind::kExpected);
+    }
+    return std::shared_ptr<const expr::Condition>();
+  }
+
+  // The condition of a PutItem or DeleteItem (whose only expression it is), with the checks on
+  // parameter styles and unused placeholders.
+  Result<std::shared_ptr<const expr::Condition>> ConditionOnlyWrite(const WriteCondition& c,
+                                                                    const expr::Bindings& bindings) {
+    ParameterStyles styles;
+    styles.Legacy(c.expected.has_value(), "Expected");
+    styles.Legacy(c.conditional_operator.has_value(), "ConditionalOperator");
+    styles.Expression(c.condition_expression.has_value(), "ConditionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles.Check(bindings.names, bindings.values));
+    std::vector<const expr::ParsedExpression*> parsed;
+    MERIDIAN_ASSIGN_OR_RETURN(auto condition, WriteConditionOf(c, bindings, &parsed));
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
+    return condition;
+  }
+
+  // FilterExpression or QueryFilter/ScanFilter; null when absent.
+  Result<std::shared_ptr<const expr::Condition>> FilterOf(const std::optional<std::string>& filter_expression,
+                                                          const std::optional<LegacyConditions>& legacy,
+                                                          const std::optional<std::string>& conditional_operator,
+                                                          expr::LegacyKind kind, const expr::Bindings& bindings,
+                                                          std::vector<const expr::ParsedExpression*>* parsed) {
+    if (filter_expression) {
+      MERIDIAN_ASSIGN_OR_RETURN(auto filter, expression_cache.GetCondition(*filter_expression, expr::Kind::kFilter));
+      MERIDIAN_RETURN_IF_ERROR(expr::Validate(*filter, bindings));
+      parsed->push_back(filter.get());
+      return filter;
+    }
+    if (legacy) return expr::ConvertLegacyConditions(*legacy, conditional_operator, kind);
+    return std::shared_ptr<const expr::Condition>();
+  }
+
+  // ProjectionExpression or AttributesToGet; null when absent.
+  Result<std::shared_ptr<const expr::Projection>> ProjectionOf(const std::optional<std::string>& projection_expression,
+                                                               const std::optional<std::vector<std::string>>& attributes,
+                                                               const expr::Bindings& bindings,
+                                                               std::vector<const expr::ParsedExpression*>* parsed) {
+    if (projection_expression) {
+      MERIDIAN_ASSIGN_OR_RETURN(auto projection, expression_cache.GetProjection(*projection_expression));
+      MERIDIAN_RETURN_IF_ERROR(expr::Validate(*projection, bindings));
+      parsed->push_back(projection.get());
+      return projection;
+    }
+    if (attributes) return expr::ConvertAttributesToGet(*attributes);
+    return std::shared_ptr<const expr::Projection>();
+  }
+
+  static Result<Item> Projected(const expr::Projection* projection, const expr::Bindings& bindings, Item item) {
+    if (projection == nullptr) return item;
+    return expr::Project(*projection, bindings, item);
+  }
 
   ~Impl() {
     if (db == nullptr) return;
@@ -603,6 +739,8 @@ struct Engine::Impl {
     if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
       return Status::Validation("Return values set to invalid value");
     }
+    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
+    MERIDIAN_ASSIGN_OR_RETURN(auto condition, ConditionOnlyWrite(r.condition, bindings));
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     KeySchemaInfo schema = SchemaOf(table->desc);
@@ -613,6 +751,8 @@ struct Engine::Impl {
     w.new_item = &r.item;
     std::lock_guard item_lock(stripes[StripeOf(w.key)]);
     MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
+    MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
+                                                 r.condition.return_values_on_condition_check_failure));
     rocksdb::WriteBatch batch;
     MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
     MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
@@ -624,6 +764,14 @@ struct Engine::Impl {
 
   Result<GetItemResponse> GetItem(const GetItemRequest& r) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    expr::Bindings bindings{r.expression_attribute_names, kNoValues};
+    std::vector<const expr::ParsedExpression*> parsed;
+    ParameterStyles styles;
+    styles.Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
+    styles.Expression(r.projection_expression.has_value(), "ProjectionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, kNoValues));
+    MERIDIAN_ASSIGN_OR_RETURN(auto projection, ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, &parsed));
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     KeySchemaInfo schema = SchemaOf(table->desc);
@@ -631,7 +779,9 @@ struct Engine::Impl {
     MERIDIAN_ASSIGN_OR_RETURN(std::optional<Item> item, ReadItem(ItemKeyOf(table->id, schema, r.key)));
     GetItemResponse out;
     double units = ReadUnits(item ? ItemSize(*item) : 0, r.consistent_read);
-    out.item = std::move(item);
+    if (item) {
+      MERIDIAN_ASSIGN_OR_RETURN(out.item, Projected(projection.get(), bindings, std::move(*item)));
+    }
     out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, false);
     return out;
   }
@@ -641,6 +791,8 @@ struct Engine::Impl {
     if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
       return Status::Validation("Return values set to invalid value");
     }
+    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
+    MERIDIAN_ASSIGN_OR_RETURN(auto condition, ConditionOnlyWrite(r.condition, bindings));
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     KeySchemaInfo schema = SchemaOf(table->desc);
@@ -650,6 +802,8 @@ struct Engine::Impl {
     w.key = ItemKeyOf(table->id, schema, r.key);
     std::lock_guard item_lock(stripes[StripeOf(w.key)]);
     MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
+    MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
+                                                 r.condition.return_values_on_condition_check_failure));
     rocksdb::WriteBatch batch;
     MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
     if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
@@ -659,13 +813,82 @@ struct Engine::Impl {
     return out;
   }
 
+  Result<UpdateItemResponse> UpdateItem(const UpdateItemRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
+    std::vector<const expr::ParsedExpression*> parsed;
+    ParameterStyles styles;
+    styles.Legacy(r.attribute_updates.has_value(), "AttributeUpdates");
+    styles.Legacy(r.condition.expected.has_value(), "Expected");
+    styles.Legacy(r.condition.conditional_operator.has_value(), "ConditionalOperator");
+    styles.Expression(r.update_expression.has_value(), "UpdateExpression");
+    styles.Expression(r.condition.condition_expression.has_value(), "ConditionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, r.expression_attribute_values));
+
+    std::shared_lock lock(catalog_mutex);
+    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    KeySchemaInfo schema = SchemaOf(table->desc);
+    MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, r.key));
+    std::vector<std::string> key_names = KeyNames(schema);
+    std::shared_ptr<const expr::Update> update;
+    if (r.update_expression) {
+      MERIDIAN_ASSIGN_OR_RETURN(update, expression_cache.GetUpdate(*r.update_expression));
+      MERIDIAN_RETURN_IF_ERROR(expr::Validate(*update, bindings, key_names));
+      parsed.push_back(update.get());
+    } else if (r.attribute_updates) {
+      MERIDIAN_ASSIGN_OR_RETURN(update, expr::ConvertAttributeUpdates(*r.attribute_updates, key_names));
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(auto condition, WriteConditionOf(r.condition, bindings, &parsed));
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
+
+    PlannedWrite w;
+    w.table = table;
+    w.key = ItemKeyOf(table->id, schema, r.key);
+    std::lock_guard item_lock(stripes[StripeOf(w.key)]);
+    MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
+    MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
+                                                 r.condition.return_values_on_condition_check_failure));
+    // UpdateItem creates the item when it does not exist, starting from its key.
+    Item new_item = w.old_item ? *w.old_item : r.key;
+    expr::UpdatedPaths updated;
+    if (update) MERIDIAN_RETURN_IF_ERROR(expr::ApplyUpdate(*update, bindings, &new_item, &updated));
+    MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, new_item));
+    w.new_item = &new_item;
+    rocksdb::WriteBatch batch;
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+
+    UpdateItemResponse out;
+    switch (r.return_values) {
+      case ReturnValue::kNone: break;
+      case ReturnValue::kAllOld: out.attributes = std::move(w.old_item); break;
+      case ReturnValue::kAllNew: out.attributes = std::move(new_item); break;
+      case ReturnValue::kUpdatedOld:
+      case ReturnValue::kUpdatedNew: {
+        const Item& source = r.return_values == ReturnValue::kUpdatedOld ? (w.old_item ? *w.old_item : kNoItem) : new_item;
+        Item projected = expr::ProjectPaths(updated, source);
+        if (!projected.empty()) out.attributes = std::move(projected);
+        break;
+      }
+    }
+    out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
+    return out;
+  }
+
   // --- Query and Scan ---------------------------------------------------------------------------
 
   // Reads one page of the key range [lower, upper) in either direction, stopping at `limit` items
   // or once the items read reach 1 MB; either stop sets LastEvaluatedKey.
+  // Limit counts the items read (ScannedCount); the filter then decides which are returned
+  // (Count), as DynamoDB applies FilterExpression after the page is read.
+  struct PageFilter {
+    const expr::Condition* filter = nullptr;
+    const expr::Projection* projection = nullptr;
+    const expr::Bindings* bindings = nullptr;
+  };
   Result<ItemPage> ReadPage(const KeySchemaInfo& schema, const std::string& lower, const std::string& upper,
                             bool forward, std::optional<int64_t> limit, bool count_only, bool consistent,
-                            ReturnConsumedCapacity rcc, const std::string& table_name) {
+                            ReturnConsumedCapacity rcc, const std::string& table_name, const PageFilter& pf) {
     ItemPage page;
     page.count_only = count_only;
     size_t bytes = 0;
@@ -684,10 +907,19 @@ struct Engine::Impl {
       if (!item.ok()) return Status::Internal("stored item does not decode: " + item.status().message());
       bytes += ItemSize(*item);
       ++page.scanned_count;
-      ++page.count;
-      bool stop = (limit && page.count >= *limit) || bytes >= kPageBytesMax;
+      bool stop = (limit && page.scanned_count >= *limit) || bytes >= kPageBytesMax;
       if (stop) last = KeyAttributesOf(schema, *item);
-      if (!count_only) page.items.push_back(std::move(item).value());
+      bool passes = true;
+      if (pf.filter != nullptr) {
+        MERIDIAN_ASSIGN_OR_RETURN(passes, expr::Evaluate(*pf.filter, *item, *pf.bindings));
+      }
+      if (passes) {
+        ++page.count;
+        if (!count_only) {
+          MERIDIAN_ASSIGN_OR_RETURN(Item returned, Projected(pf.projection, *pf.bindings, std::move(item).value()));
+          page.items.push_back(std::move(returned));
+        }
+      }
       if (stop) {
         stopped = true;
         break;
@@ -703,14 +935,42 @@ struct Engine::Impl {
   Result<QueryResponse> Query(const QueryRequest& r) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
     if (r.limit) MERIDIAN_RETURN_IF_ERROR(ValidateRange(*r.limit, 1, INT64_MAX, "limit"));
+    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
+    std::vector<const expr::ParsedExpression*> parsed;
+    ParameterStyles styles;
+    styles.Legacy(r.key_conditions.has_value(), "KeyConditions");
+    styles.Legacy(r.query_filter.has_value(), "QueryFilter");
+    styles.Legacy(r.conditional_operator.has_value(), "ConditionalOperator");
+    styles.Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
+    styles.Expression(!r.key_condition_expression.empty(), "KeyConditionExpression");
+    styles.Expression(r.filter_expression.has_value(), "FilterExpression");
+    styles.Expression(r.projection_expression.has_value(), "ProjectionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, r.expression_attribute_values));
+    MERIDIAN_ASSIGN_OR_RETURN(auto filter, FilterOf(r.filter_expression, r.query_filter, r.conditional_operator,
+                                                    expr::LegacyKind::kQueryFilter, bindings, &parsed));
+    MERIDIAN_ASSIGN_OR_RETURN(auto projection,
+                              ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, &parsed));
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     if (r.index_name) return Status::Validation("The table does not have the specified index: " + *r.index_name);
-    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name));
+    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name, projection != nullptr));
     KeySchemaInfo schema = SchemaOf(table->desc);
-    MERIDIAN_ASSIGN_OR_RETURN(KeyCondition cond,
-                              ParseKeyCondition(r.key_condition_expression, r.expression_attribute_names,
-                                                r.expression_attribute_values, schema));
+    KeyConditionRefs key_refs;
+    std::optional<KeyCondition> parsed_key;
+    if (r.key_conditions) {
+      MERIDIAN_ASSIGN_OR_RETURN(parsed_key, KeyConditionFromLegacy(*r.key_conditions, schema));
+    } else {
+      MERIDIAN_ASSIGN_OR_RETURN(parsed_key, ParseKeyCondition(r.key_condition_expression, r.expression_attribute_names,
+                                                              r.expression_attribute_values, schema, &key_refs));
+    }
+    KeyCondition cond = std::move(*parsed_key);
+    // The key condition's placeholders count as used for the request-wide check.
+    expr::ParsedExpression key_expression;
+    key_expression.name_refs.assign(key_refs.names.begin(), key_refs.names.end());
+    key_expression.value_refs.assign(key_refs.values.begin(), key_refs.values.end());
+    parsed.push_back(&key_expression);
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
+    PageFilter page_filter{filter.get(), projection.get(), &bindings};
     const std::string prefix = PartitionPrefix(table->id, cond.pk);
     std::string lower = prefix;
     std::string upper = PrefixSuccessor(prefix);
@@ -754,7 +1014,7 @@ struct Engine::Impl {
       MERIDIAN_ASSIGN_OR_RETURN(ItemPage page,
                                 ReadPage(schema, lower, upper, r.scan_index_forward, r.limit,
                                          r.select == Select::kCount, r.consistent_read, r.return_consumed_capacity,
-                                         r.table_name));
+                                         r.table_name, page_filter));
       static_cast<ItemPage&>(out) = std::move(page);
     } else {
       out.count_only = r.select == Select::kCount;
@@ -783,10 +1043,25 @@ struct Engine::Impl {
                                   " is not less than TotalSegments: " + std::to_string(*r.total_segments));
       }
     }
+    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
+    std::vector<const expr::ParsedExpression*> parsed;
+    ParameterStyles styles;
+    styles.Legacy(r.scan_filter.has_value(), "ScanFilter");
+    styles.Legacy(r.conditional_operator.has_value(), "ConditionalOperator");
+    styles.Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
+    styles.Expression(r.filter_expression.has_value(), "FilterExpression");
+    styles.Expression(r.projection_expression.has_value(), "ProjectionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, r.expression_attribute_values));
+    MERIDIAN_ASSIGN_OR_RETURN(auto filter, FilterOf(r.filter_expression, r.scan_filter, r.conditional_operator,
+                                                    expr::LegacyKind::kScanFilter, bindings, &parsed));
+    MERIDIAN_ASSIGN_OR_RETURN(auto projection,
+                              ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, &parsed));
+    MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
+    PageFilter page_filter{filter.get(), projection.get(), &bindings};
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     if (r.index_name) return Status::Validation("The table does not have the specified index: " + *r.index_name);
-    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name));
+    MERIDIAN_RETURN_IF_ERROR(ValidateSelect(r.select, r.index_name, projection != nullptr));
     KeySchemaInfo schema = SchemaOf(table->desc);
     std::string lower = TablePrefix(table->id);
     std::string upper = TablePrefix(table->id + 1);
@@ -813,7 +1088,8 @@ struct Engine::Impl {
     }
     ScanResponse out;
     MERIDIAN_ASSIGN_OR_RETURN(ItemPage page, ReadPage(schema, lower, upper, true, r.limit, r.select == Select::kCount,
-                                                      r.consistent_read, r.return_consumed_capacity, r.table_name));
+                                                      r.consistent_read, r.return_consumed_capacity, r.table_name,
+                                                      page_filter));
     static_cast<ItemPage&>(out) = std::move(page);
     return out;
   }
@@ -840,11 +1116,21 @@ struct Engine::Impl {
       const TableRecord* table;
       KeySchemaInfo schema;
       std::vector<std::string> keys;
+      std::shared_ptr<const expr::Projection> projection;
     };
     std::vector<TablePlan> plans;
     for (const auto& [name, ka] : r.request_items) {
       MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(name));
-      TablePlan p{table, SchemaOf(table->desc), {}};
+      TablePlan p{table, SchemaOf(table->desc), {}, nullptr};
+      expr::Bindings bindings{ka.expression_attribute_names, kNoValues};
+      std::vector<const expr::ParsedExpression*> parsed;
+      ParameterStyles styles;
+      styles.Legacy(ka.attributes_to_get.has_value(), "AttributesToGet");
+      styles.Expression(ka.projection_expression.has_value(), "ProjectionExpression");
+      MERIDIAN_RETURN_IF_ERROR(styles.Check(ka.expression_attribute_names, kNoValues));
+      MERIDIAN_ASSIGN_OR_RETURN(p.projection,
+                                ProjectionOf(ka.projection_expression, ka.attributes_to_get, bindings, &parsed));
+      MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
       std::set<std::string> seen;
       for (const auto& key : ka.keys) {
         MERIDIAN_RETURN_IF_ERROR(ValidateKey(p.schema, key));
@@ -885,7 +1171,11 @@ struct Engine::Impl {
         units += ReadUnits(size, ka.consistent_read);
         read_any = true;
         auto& served = out.responses[name];  // present (maybe empty) for every table read
-        if (item) served.push_back(std::move(*item));
+        if (item) {
+          expr::Bindings bindings{ka.expression_attribute_names, kNoValues};
+          MERIDIAN_ASSIGN_OR_RETURN(Item returned, Projected(p.projection.get(), bindings, std::move(*item)));
+          served.push_back(std::move(returned));
+        }
       }
       if (read_any) {
         auto c = Capacity(r.return_consumed_capacity, name, units, false);
@@ -1032,6 +1322,9 @@ Result<GetItemResponse> Engine::GetItem(const GetItemRequest& r) {
 Result<DeleteItemResponse> Engine::DeleteItem(const DeleteItemRequest& r) {
   return Guarded([&] { return impl_->DeleteItem(r); });
 }
+Result<UpdateItemResponse> Engine::UpdateItem(const UpdateItemRequest& r) {
+  return Guarded([&] { return impl_->UpdateItem(r); });
+}
 Result<QueryResponse> Engine::Query(const QueryRequest& r) {
   return Guarded([&] { return impl_->Query(r); });
 }
@@ -1064,6 +1357,7 @@ Result<Response> Engine::Execute(const Request& request) {
         else if constexpr (std::is_same_v<T, ScanRequest>) return wrap(Scan(r));
         else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
         else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r));
+        else if constexpr (std::is_same_v<T, UpdateItemRequest>) return wrap(UpdateItem(r));
         else static_assert(sizeof(T) == 0, "unhandled request type");
       },
       request);

@@ -61,6 +61,7 @@ class Engine {
   Result<PutItemResponse> PutItem(const PutItemRequest& r);
   Result<GetItemResponse> GetItem(const GetItemRequest& r);
   Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r);
+  Result<UpdateItemResponse> UpdateItem(const UpdateItemRequest& r);
   Result<QueryResponse> Query(const QueryRequest& r);
   Result<ScanResponse> Scan(const ScanRequest& r);
   Result<BatchGetItemResponse> BatchGetItem(const BatchGetItemRequest& r);

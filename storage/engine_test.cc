@@ -1125,3 +1125,279 @@ TEST(EngineOpenTest, UnopenablePathIsAnError) {
 
 }  // namespace
 }  // namespace meridian
+
+// --- Expressions through the engine (issue 3) ----------------------------------------------------
+
+namespace meridian {
+namespace {
+
+class EngineExpressionTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    MakeTable("expr", AttributeType::kS, AttributeType::kN);
+  }
+  static Item Key(const std::string& pk, int sk) { return {{"pk", S(pk)}, {"sk", N(std::to_string(sk))}}; }
+};
+
+TEST_F(EngineExpressionTest, ConditionalPutThatLosesChangesNothing) {
+  Item item = Key("a", 1);
+  item["v"] = N("1");
+  ASSERT_TRUE(Put("expr", item).ok());
+  const TableState before = State("expr");
+
+  PutItemRequest put;
+  put.table_name = "expr";
+  put.item = Key("a", 1);
+  put.item["v"] = N("2");
+  put.condition.condition_expression = "attribute_not_exists(pk)";
+  auto r = engine_->PutItem(put);
+  ASSERT_EQ(r.status().code(), ErrorCode::kConditionalCheckFailed);
+  EXPECT_EQ(r.status().message(), "The conditional request failed");
+  EXPECT_TRUE(r.status().item_payload().empty());
+  EXPECT_EQ(State("expr"), before);
+
+  put.condition.return_values_on_condition_check_failure = ReturnValuesOnConditionCheckFailure::kAllOld;
+  r = engine_->PutItem(put);
+  ASSERT_EQ(r.status().code(), ErrorCode::kConditionalCheckFailed);
+  auto old = DecodeItem(r.status().item_payload());
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old.value(), item);
+
+  // The same condition holds for a new key.
+  put.item = Key("b", 1);
+  EXPECT_TRUE(engine_->PutItem(put).ok());
+  // A condition on the old value, with placeholders.
+  put.item = Key("a", 1);
+  put.item["v"] = N("3");
+  put.condition = {};
+  put.condition.condition_expression = "#v = :one";
+  put.expression_attribute_names = {{"#v", "v"}};
+  put.expression_attribute_values = {{":one", N("1")}};
+  EXPECT_TRUE(engine_->PutItem(put).ok());
+  EXPECT_EQ(Get("expr", Key("a", 1))->at("v"), N("3"));
+}
+
+TEST_F(EngineExpressionTest, ConditionalDeleteWithExpressionAndLegacyExpected) {
+  Item item = Key("a", 1);
+  item["v"] = N("2");
+  ASSERT_TRUE(Put("expr", item).ok());
+  DeleteItemRequest del;
+  del.table_name = "expr";
+  del.key = Key("a", 1);
+  del.condition.expected = LegacyConditions{{"v", LegacyCondition{std::nullopt, {}, N("1"), std::nullopt}}};
+  EXPECT_EQ(engine_->DeleteItem(del).status().code(), ErrorCode::kConditionalCheckFailed);
+  EXPECT_TRUE(Get("expr", Key("a", 1)).has_value());
+  del.condition.expected = LegacyConditions{{"v", LegacyCondition{"GE", {N("2")}, std::nullopt, std::nullopt}}};
+  EXPECT_TRUE(engine_->DeleteItem(del).ok());
+  EXPECT_FALSE(Get("expr", Key("a", 1)).has_value());
+}
+
+TEST_F(EngineExpressionTest, UpdateItemCreatesItemsAndAddsExactly) {
+  UpdateItemRequest up;
+  up.table_name = "expr";
+  up.key = Key("n", 1);
+  up.update_expression = "SET n = :big";
+  up.expression_attribute_values = {{":big", N("12345678901234567890123456789012345678")}};
+  up.return_values = ReturnValue::kAllNew;
+  auto r = engine_->UpdateItem(up);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attributes->at("pk"), S("n"));
+
+  up.update_expression = "SET n = n + :one";
+  up.expression_attribute_values = {{":one", N("1")}};
+  r = engine_->UpdateItem(up);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attributes->at("n").n().ToString(), "12345678901234567890123456789012345679");
+
+  const TableState before = State("expr");
+  // 39 significant digits.
+  up.expression_attribute_values = {{":one", N("0.1")}};
+  EXPECT_EQ(engine_->UpdateItem(up).status().code(), ErrorCode::kValidation);
+  // Past the largest magnitude.
+  up.key = Key("n", 2);
+  ASSERT_TRUE(Put("expr", {{"pk", S("n")}, {"sk", N("2")}, {"n", N("9E+125")}}).ok());
+  const TableState before2 = State("expr");
+  up.expression_attribute_values = {{":one", N("9E+125")}};
+  auto overflow = engine_->UpdateItem(up);
+  EXPECT_EQ(overflow.status().code(), ErrorCode::kValidation);
+  EXPECT_NE(overflow.status().message().find("overflow"), std::string::npos) << overflow.status().message();
+  EXPECT_EQ(State("expr"), before2);
+  (void)before;
+}
+
+TEST_F(EngineExpressionTest, UpdateReturnValuesAndKeyProtection) {
+  ASSERT_TRUE(Put("expr", {{"pk", S("r")}, {"sk", N("1")}, {"a", N("1")}, {"b", S("keep")}}).ok());
+  UpdateItemRequest up;
+  up.table_name = "expr";
+  up.key = Key("r", 1);
+  up.update_expression = "SET a = a + :d, c = :c REMOVE b";
+  up.expression_attribute_values = {{":d", N("5")}, {":c", S("new")}};
+  up.return_values = ReturnValue::kUpdatedOld;
+  auto r = engine_->UpdateItem(up);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r->attributes, (Item{{"a", N("1")}, {"b", S("keep")}}));
+
+  up.update_expression = "SET a = a + :d";
+  up.expression_attribute_values = {{":d", N("1")}};
+  up.return_values = ReturnValue::kUpdatedNew;
+  r = engine_->UpdateItem(up);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r->attributes, (Item{{"a", N("7")}}));
+
+  up.return_values = ReturnValue::kAllOld;
+  r = engine_->UpdateItem(up);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->attributes->at("a"), N("7"));
+  EXPECT_EQ(r->attributes->at("c"), S("new"));
+
+  const TableState before = State("expr");
+  up.update_expression = "SET pk = :x";
+  up.expression_attribute_values = {{":x", S("other")}};
+  auto key_update = engine_->UpdateItem(up);
+  EXPECT_EQ(key_update.status().code(), ErrorCode::kValidation);
+  EXPECT_NE(key_update.status().message().find("part of the key"), std::string::npos) << key_update.status().message();
+
+  // A failed condition on an update changes nothing.
+  up.update_expression = "SET a = :x";
+  up.condition.condition_expression = "a > :x";
+  up.expression_attribute_values = {{":x", N("100")}};
+  EXPECT_EQ(engine_->UpdateItem(up).status().code(), ErrorCode::kConditionalCheckFailed);
+  EXPECT_EQ(State("expr"), before);
+
+  // Legacy AttributeUpdates.
+  UpdateItemRequest legacy;
+  legacy.table_name = "expr";
+  legacy.key = Key("r", 1);
+  legacy.attribute_updates = LegacyAttributeUpdates{{"a", {"ADD", N("3")}}, {"c", {"DELETE", std::nullopt}}};
+  legacy.return_values = ReturnValue::kAllNew;
+  r = engine_->UpdateItem(legacy);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attributes->at("a"), N("11"));  // 1 + 5 + 1 + 1 + 3
+  EXPECT_EQ(r->attributes->count("c"), 0u);
+}
+
+TEST_F(EngineExpressionTest, QueryFilterAppliesAfterLimitAndProjectionShapesItems) {
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(Put("expr", {{"pk", S("q")}, {"sk", N(std::to_string(i))}, {"v", N(std::to_string(i % 3))},
+                             {"doc", AttributeValue::M({{"x", S("1")}, {"y", S("2")}})}})
+                    .ok());
+  }
+  QueryRequest q;
+  q.table_name = "expr";
+  q.key_condition_expression = "pk = :p";
+  q.filter_expression = "v = :zero";
+  q.expression_attribute_values = {{":p", S("q")}, {":zero", N("0")}};
+  q.limit = 6;
+  QueryResponse r = MustQuery(q);
+  EXPECT_EQ(r.scanned_count, 6);
+  EXPECT_EQ(r.count, 2);  // sk 3 and 6
+  ASSERT_TRUE(r.last_evaluated_key.has_value());
+  EXPECT_EQ(r.last_evaluated_key->at("sk"), N("6"));
+
+  q.limit.reset();
+  q.filter_expression.reset();
+  q.expression_attribute_values = {{":p", S("q")}};
+  q.projection_expression = "sk, #d.x";
+  q.expression_attribute_names = {{"#d", "doc"}};
+  r = MustQuery(q);
+  ASSERT_EQ(r.count, 10);
+  EXPECT_EQ(r.items[0], (Item{{"sk", N("1")}, {"doc", AttributeValue::M({{"x", S("1")}})}}));
+
+  // Legacy KeyConditions + QueryFilter + AttributesToGet.
+  QueryRequest legacy;
+  legacy.table_name = "expr";
+  legacy.key_conditions = LegacyConditions{{"pk", {"EQ", {S("q")}, std::nullopt, std::nullopt}},
+                                           {"sk", {"BETWEEN", {N("2"), N("5")}, std::nullopt, std::nullopt}}};
+  legacy.query_filter = LegacyConditions{{"v", {"EQ", {N("1")}, std::nullopt, std::nullopt}}};
+  legacy.attributes_to_get = std::vector<std::string>{"sk"};
+  r = MustQuery(legacy);
+  EXPECT_EQ(r.scanned_count, 4);
+  ASSERT_EQ(r.count, 1);  // sk 4
+  EXPECT_EQ(r.items[0], (Item{{"sk", N("4")}}));
+
+  // Unused placeholders across all of a request's expressions are refused.
+  q.projection_expression.reset();
+  q.expression_attribute_names.clear();
+  q.expression_attribute_values = {{":p", S("q")}, {":unused", S("x")}};
+  auto unused = engine_->Query(q);
+  EXPECT_EQ(unused.status().code(), ErrorCode::kValidation);
+  EXPECT_NE(unused.status().message().find("unused"), std::string::npos) << unused.status().message();
+  // A value used only by the filter is not unused.
+  q.filter_expression = "v = :zero";
+  q.expression_attribute_values = {{":p", S("q")}, {":zero", N("0")}};
+  EXPECT_TRUE(engine_->Query(q).ok());
+}
+
+TEST_F(EngineExpressionTest, ScanFilterGetAndBatchGetProjection) {
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_TRUE(Put("expr", {{"pk", S("s" + std::to_string(i))}, {"sk", N("0")}, {"tag", S(i % 2 ? "odd" : "even")},
+                             {"n", N(std::to_string(i))}})
+                    .ok());
+  }
+  ScanRequest scan;
+  scan.table_name = "expr";
+  scan.filter_expression = "tag = :t AND n > :two";
+  scan.expression_attribute_values = {{":t", S("odd")}, {":two", N("2")}};
+  scan.select = Select::kCount;
+  auto r = engine_->Scan(scan);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->count, 2);  // 3 and 5
+  EXPECT_EQ(r->scanned_count, 6);
+
+  ScanRequest legacy;
+  legacy.table_name = "expr";
+  legacy.scan_filter = LegacyConditions{{"tag", {"EQ", {S("even")}, std::nullopt, std::nullopt}},
+                                        {"n", {"LT", {N("3")}, std::nullopt, std::nullopt}}};
+  legacy.conditional_operator = "OR";
+  r = engine_->Scan(legacy);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->count, 4);  // 1, 2, 4, 6
+
+  GetItemRequest get;
+  get.table_name = "expr";
+  get.key = Key("s1", 0);
+  get.projection_expression = "#t";
+  get.expression_attribute_names = {{"#t", "tag"}};
+  auto g = engine_->GetItem(get);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g->item, (Item{{"tag", S("odd")}}));
+
+  BatchGetItemRequest batch;
+  batch.request_items["expr"].keys = {Key("s1", 0), Key("s2", 0)};
+  batch.request_items["expr"].projection_expression = "n";
+  auto b = engine_->BatchGetItem(batch);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  for (const Item& item : b->responses["expr"]) EXPECT_EQ(item.size(), 1u);
+}
+
+TEST_F(EngineExpressionTest, StylesDoNotMixAndPlaceholdersNeedExpressions) {
+  PutItemRequest put;
+  put.table_name = "expr";
+  put.item = Key("m", 1);
+  put.condition.condition_expression = "attribute_not_exists(pk)";
+  put.condition.expected = LegacyConditions{{"pk", {std::nullopt, {}, std::nullopt, false}}};
+  auto mixed = engine_->PutItem(put);
+  EXPECT_EQ(mixed.status().code(), ErrorCode::kValidation);
+  EXPECT_NE(mixed.status().message().find("Can not use both expression and non-expression parameters"),
+            std::string::npos)
+      << mixed.status().message();
+
+  put.condition = {};
+  put.expression_attribute_values = {{":x", S("y")}};
+  auto values_alone = engine_->PutItem(put);
+  EXPECT_EQ(values_alone.status().code(), ErrorCode::kValidation);
+  EXPECT_EQ(values_alone.status().message(), "ExpressionAttributeValues can only be specified when using expressions");
+
+  put.expression_attribute_values.clear();
+  put.condition.condition_expression = "attribute_not_exists(#undefined)";
+  EXPECT_EQ(engine_->PutItem(put).status().code(), ErrorCode::kValidation);
+  EXPECT_FALSE(Get("expr", Key("m", 1)).has_value());
+
+  // A reserved word as a bare name is refused; through a placeholder it is fine.
+  put.condition.condition_expression = "attribute_not_exists(size)";
+  EXPECT_EQ(engine_->PutItem(put).status().code(), ErrorCode::kValidation);
+}
+
+}  // namespace
+}  // namespace meridian

@@ -831,8 +831,8 @@ Status Validate(const Projection& projection, const Bindings& bindings) {
 Status CheckPlaceholdersUsed(std::span<const ParsedExpression* const> expressions, const Bindings& bindings) {
   size_t total = 0;
   for (const auto& [k, v] : bindings.names) {
-    if (k.size() > kMaxPlaceholderNameBytes || v.size() > kMaxPlaceholderNameBytes) {
-      return Status::Validation("ExpressionAttributeNames contains invalid key or value: longer than 255 bytes: " + k.substr(0, 32));
+    if (k.size() > kMaxPlaceholderNameBytes) {
+      return Status::Validation("ExpressionAttributeNames contains invalid key: longer than 255 bytes: " + k.substr(0, 32));
     }
     total += k.size() + v.size();
   }

@@ -59,7 +59,8 @@ inline constexpr int kMaxExpressionNesting = 64;
 // A document path cannot be longer than the deepest value (kMaxNestingDepth = 32).
 inline constexpr int kMaxPathDepth = kMaxNestingDepth;
 // "The maximum length of all substitution variables in an expression is 2 MB" and "The maximum
-// length of any single expression attribute name or expression attribute value is 255 bytes".
+// length of any single expression attribute name or expression attribute value is 255 bytes. For
+// example, #name is five bytes": the 255 bytes bound the placeholders themselves.
 inline constexpr size_t kMaxSubstitutionBytes = 2 * 1024 * 1024;
 inline constexpr size_t kMaxPlaceholderNameBytes = 255;
 
@@ -157,8 +158,9 @@ const Bindings& NoBindings();
 
 // --- Parsing -------------------------------------------------------------------------------------
 
-// `kind` is kCondition, kFilter or kKeyCondition (it only changes the messages' prefix and, for
-// key conditions, nothing else: see CheckKeyConditionShape).
+// `kind` is kCondition, kFilter or kKeyCondition; it only names the expression in messages
+// ("Invalid FilterExpression: ..."). Key conditions parse with the full condition grammar and are
+// then restricted by CheckKeyConditionShape.
 Result<std::shared_ptr<const Condition>> ParseCondition(std::string_view text, Kind kind);
 Result<std::shared_ptr<const Update>> ParseUpdate(std::string_view text);
 Result<std::shared_ptr<const Projection>> ParseProjection(std::string_view text);
@@ -180,7 +182,7 @@ Status Validate(const Projection& projection, const Bindings& bindings);
 
 // "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a, #b}" (names are
 // checked before values), over all the expressions of one request; null entries are skipped.
-// Also enforces the 2 MB bound on all substitution variables and 255 bytes on each one.
+// Also enforces the 2 MB bound on all substitution variables and 255 bytes on each placeholder.
 Status CheckPlaceholdersUsed(std::span<const ParsedExpression* const> expressions,
                              const Bindings& bindings);
 
@@ -240,24 +242,11 @@ class ExpressionCache {
 
 // --- Legacy parameters ---------------------------------------------------------------------------
 
-// One entry of Expected, QueryFilter, ScanFilter or KeyConditions (ExpectedAttributeValue and
-// Condition in the API reference). Absent members keep their std::nullopt / empty defaults.
-struct LegacyCondition {
-  std::optional<std::string> comparison_operator;
-  std::vector<AttributeValue> attribute_value_list;
-  std::optional<AttributeValue> value;
-  std::optional<bool> exists;
-  MSGPACK_DEFINE_MAP(comparison_operator, attribute_value_list, value, exists);
-};
-using LegacyConditions = std::map<std::string, LegacyCondition>;
-
-// One entry of AttributeUpdates (AttributeValueUpdate): Action PUT (default), ADD or DELETE.
-struct LegacyAttributeUpdate {
-  std::optional<std::string> action;
-  std::optional<AttributeValue> value;
-  MSGPACK_DEFINE_MAP(action, value);
-};
-using LegacyAttributeUpdates = std::map<std::string, LegacyAttributeUpdate>;
+// The legacy parameter types live with the request types (storage/operations.h).
+using LegacyCondition = ::meridian::LegacyCondition;
+using LegacyConditions = ::meridian::LegacyConditions;
+using LegacyAttributeUpdate = ::meridian::LegacyAttributeUpdate;
+using LegacyAttributeUpdates = ::meridian::LegacyAttributeUpdates;
 
 enum class LegacyKind : uint8_t { kExpected, kQueryFilter, kScanFilter, kKeyConditions };
 

@@ -31,7 +31,9 @@ std::string PathToString(const ResolvedPath& path) {
   for (size_t i = 0; i < path.size(); ++i) {
     if (i > 0) out += ", ";
     if (path[i].is_index) {
-      out += "[" + std::to_string(path[i].index) + "]";
+      out += '[';
+      out += std::to_string(path[i].index);
+      out += ']';
     } else {
       out += path[i].name;
     }

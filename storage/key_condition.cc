@@ -185,6 +185,9 @@ class Resolver {
     return Status::Ok();
   }
 
+  const std::set<std::string>& used_names() const { return used_names_; }
+  const std::set<std::string>& used_values() const { return used_values_; }
+
   Status CheckAllUsed() const {
     auto unused = [](const auto& map, const std::set<std::string>& used) {
       std::string list;
@@ -283,21 +286,9 @@ Status CheckKeyValue(const AttributeValue& v, AttributeType type, const std::str
 
 }  // namespace
 
-Result<KeyCondition> ParseKeyCondition(std::string_view expression,
-                                       const ExpressionAttributeNames& names,
-                                       const ExpressionAttributeValues& values,
+// Checks resolved conditions against the key schema and builds the KeyCondition.
+Result<KeyCondition> BuildKeyCondition(const std::vector<ResolvedCondition>& conditions,
                                        const KeySchemaInfo& schema) {
-  if (expression.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Status::Validation(std::string(kInvalid) + "The expression can not be empty;");
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(expression, kWhat));
-  MERIDIAN_ASSIGN_OR_RETURN(std::vector<RawCondition> raw, Parser(expression, tokens).Run());
-
-  Resolver resolver(names, values);
-  std::vector<ResolvedCondition> conditions(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) MERIDIAN_RETURN_IF_ERROR(Resolve(raw[i], &resolver, &conditions[i]));
-  MERIDIAN_RETURN_IF_ERROR(resolver.CheckAllUsed());
-
   const ResolvedCondition* pk = nullptr;
   const ResolvedCondition* sk = nullptr;
   bool other = false;
@@ -356,6 +347,67 @@ Result<KeyCondition> ParseKeyCondition(std::string_view expression,
     out.sk = std::move(s);
   }
   return out;
+}
+
+Result<KeyCondition> ParseKeyCondition(std::string_view expression,
+                                       const ExpressionAttributeNames& names,
+                                       const ExpressionAttributeValues& values,
+                                       const KeySchemaInfo& schema, KeyConditionRefs* refs) {
+  if (expression.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Status::Validation(std::string(kInvalid) + "The expression can not be empty;");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(expression, kWhat));
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<RawCondition> raw, Parser(expression, tokens).Run());
+
+  Resolver resolver(names, values);
+  std::vector<ResolvedCondition> conditions(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) MERIDIAN_RETURN_IF_ERROR(Resolve(raw[i], &resolver, &conditions[i]));
+  if (refs == nullptr) {
+    MERIDIAN_RETURN_IF_ERROR(resolver.CheckAllUsed());
+  } else {
+    refs->names = resolver.used_names();
+    refs->values = resolver.used_values();
+  }
+  return BuildKeyCondition(conditions, schema);
+}
+
+Result<KeyCondition> KeyConditionFromLegacy(const LegacyConditions& key_conditions,
+                                            const KeySchemaInfo& schema) {
+  // KeyConditions: {attr: {ComparisonOperator, AttributeValueList}}, EQ on the partition key and
+  // one of EQ LE LT GE GT BEGINS_WITH BETWEEN on the sort key
+  // (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html#DDB-Query-request-KeyConditions).
+  std::vector<ResolvedCondition> conditions;
+  for (const auto& [name, c] : key_conditions) {
+    if (!c.comparison_operator) {
+      return Status::Validation("One or more parameter values were invalid: Invalid KeyConditions: "
+                                "ComparisonOperator is required for attribute " + name);
+    }
+    if (c.value || c.exists) {
+      return Status::Validation("One or more parameter values were invalid: Value and Exists are not allowed "
+                                "in KeyConditions");
+    }
+    static const std::pair<const char*, std::pair<RawOp, size_t>> kOps[] = {
+        {"EQ", {RawOp::kEq, 1}}, {"LE", {RawOp::kLe, 1}}, {"LT", {RawOp::kLt, 1}}, {"GE", {RawOp::kGe, 1}},
+        {"GT", {RawOp::kGt, 1}}, {"BEGINS_WITH", {RawOp::kBeginsWith, 1}}, {"BETWEEN", {RawOp::kBetween, 2}}};
+    const std::pair<RawOp, size_t>* op = nullptr;
+    for (const auto& [text, spec] : kOps)
+      if (*c.comparison_operator == text) op = &spec;
+    if (op == nullptr) {
+      return Status::Validation("One or more parameter values were invalid: Unsupported operator on KeyCondition: " +
+                                *c.comparison_operator);
+    }
+    if (c.attribute_value_list.size() != op->second) {
+      return Status::Validation("One or more parameter values were invalid: Invalid number of argument(s) for the " +
+                                *c.comparison_operator + " ComparisonOperator");
+    }
+    ResolvedCondition r;
+    r.op = op->first;
+    r.name = name;
+    r.value = &c.attribute_value_list[0];
+    if (op->second == 2) r.upper = &c.attribute_value_list[1];
+    conditions.push_back(r);
+  }
+  return BuildKeyCondition(conditions, schema);
 }
 
 }  // namespace meridian

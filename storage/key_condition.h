@@ -14,6 +14,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -44,11 +45,23 @@ struct KeyCondition {
   std::optional<SortKeyCondition> sk;
 };
 
-// Parses `expression` and resolves its placeholders. Every name and value placeholder given must
-// be used, and every one used must be given.
+// The placeholders a key condition used.
+struct KeyConditionRefs {
+  std::set<std::string> names;
+  std::set<std::string> values;
+};
+
+// Parses `expression` and resolves its placeholders. Every placeholder used must be given. When
+// `refs` is null every one given must be used too; otherwise the ones used are stored in `*refs`
+// and the caller checks "unused" across all the request's expressions (a FilterExpression may use
+// the rest).
 Result<KeyCondition> ParseKeyCondition(std::string_view expression,
                                        const ExpressionAttributeNames& names,
                                        const ExpressionAttributeValues& values,
-                                       const KeySchemaInfo& schema);
+                                       const KeySchemaInfo& schema, KeyConditionRefs* refs = nullptr);
+
+// The legacy KeyConditions parameter, checked against the schema the same way.
+Result<KeyCondition> KeyConditionFromLegacy(const LegacyConditions& key_conditions,
+                                            const KeySchemaInfo& schema);
 
 }  // namespace meridian

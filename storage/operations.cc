@@ -7,7 +7,8 @@ namespace {
 
 constexpr std::array<const char*, kOperationCount> kNames = {
     "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "PutItem", "GetItem",
-    "DeleteItem",  "Query",         "Scan",       "BatchGetItem", "BatchWriteItem"};
+    "DeleteItem",  "Query",         "Scan",       "BatchGetItem", "BatchWriteItem",
+    "UpdateItem"};
 
 }  // namespace
 
@@ -33,6 +34,7 @@ bool IsWriteOperation(Operation op) {
     case Operation::kPutItem:
     case Operation::kDeleteItem:
     case Operation::kBatchWriteItem:
+    case Operation::kUpdateItem:
       return true;
     default:
       return false;

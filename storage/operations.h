@@ -29,6 +29,7 @@ enum class ReturnValue : uint8_t { kNone, kAllOld, kUpdatedOld, kAllNew, kUpdate
 enum class ReturnConsumedCapacity : uint8_t { kNone, kTotal, kIndexes };
 enum class Select : uint8_t { kAllAttributes, kAllProjectedAttributes, kSpecificAttributes, kCount };
 enum class TableStatus : uint8_t { kCreating, kActive, kDeleting, kUpdating };
+enum class ReturnValuesOnConditionCheckFailure : uint8_t { kNone, kAllOld };
 
 }  // namespace meridian
 
@@ -39,11 +40,44 @@ MSGPACK_ADD_ENUM(meridian::ReturnConsumedCapacity);
 MSGPACK_ADD_ENUM(meridian::Select);
 MSGPACK_ADD_ENUM(meridian::TableStatus);
 MSGPACK_ADD_ENUM(meridian::AttributeType);
+MSGPACK_ADD_ENUM(meridian::ReturnValuesOnConditionCheckFailure);
 
 namespace meridian {
 
 using ExpressionAttributeNames = std::map<std::string, std::string>;
 using ExpressionAttributeValues = std::map<std::string, AttributeValue>;
+
+// The legacy (pre-expression) parameters older SDK code still sends; storage/expression.h maps
+// them onto the expression engine.
+// One entry of Expected, QueryFilter, ScanFilter or KeyConditions (ExpectedAttributeValue and
+// Condition in the API reference).
+struct LegacyCondition {
+  std::optional<std::string> comparison_operator;
+  std::vector<AttributeValue> attribute_value_list;
+  std::optional<AttributeValue> value;
+  std::optional<bool> exists;
+  MSGPACK_DEFINE_MAP(comparison_operator, attribute_value_list, value, exists);
+};
+using LegacyConditions = std::map<std::string, LegacyCondition>;
+
+// One entry of AttributeUpdates (AttributeValueUpdate): Action PUT (default), ADD or DELETE.
+struct LegacyAttributeUpdate {
+  std::optional<std::string> action;
+  std::optional<AttributeValue> value;
+  MSGPACK_DEFINE_MAP(action, value);
+};
+using LegacyAttributeUpdates = std::map<std::string, LegacyAttributeUpdate>;
+
+// The conditional-write members PutItem, DeleteItem and UpdateItem share.
+struct WriteCondition {
+  std::optional<std::string> condition_expression;
+  std::optional<LegacyConditions> expected;
+  std::optional<std::string> conditional_operator;
+  ReturnValuesOnConditionCheckFailure return_values_on_condition_check_failure =
+      ReturnValuesOnConditionCheckFailure::kNone;
+  MSGPACK_DEFINE_MAP(condition_expression, expected, conditional_operator,
+                     return_values_on_condition_check_failure);
+};
 
 struct KeySchemaElement {
   std::string attribute_name;
@@ -145,7 +179,11 @@ struct PutItemRequest {
   Item item;
   ReturnValue return_values = ReturnValue::kNone;
   ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
-  MSGPACK_DEFINE_MAP(table_name, item, return_values, return_consumed_capacity);
+  WriteCondition condition;
+  ExpressionAttributeNames expression_attribute_names;
+  ExpressionAttributeValues expression_attribute_values;
+  MSGPACK_DEFINE_MAP(table_name, item, return_values, return_consumed_capacity, condition,
+                     expression_attribute_names, expression_attribute_values);
 };
 struct PutItemResponse {
   std::optional<Item> attributes;
@@ -158,7 +196,11 @@ struct GetItemRequest {
   Item key;
   bool consistent_read = false;
   ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
-  MSGPACK_DEFINE_MAP(table_name, key, consistent_read, return_consumed_capacity);
+  std::optional<std::string> projection_expression;
+  ExpressionAttributeNames expression_attribute_names;
+  std::optional<std::vector<std::string>> attributes_to_get;
+  MSGPACK_DEFINE_MAP(table_name, key, consistent_read, return_consumed_capacity,
+                     projection_expression, expression_attribute_names, attributes_to_get);
 };
 struct GetItemResponse {
   std::optional<Item> item;
@@ -171,9 +213,33 @@ struct DeleteItemRequest {
   Item key;
   ReturnValue return_values = ReturnValue::kNone;
   ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
-  MSGPACK_DEFINE_MAP(table_name, key, return_values, return_consumed_capacity);
+  WriteCondition condition;
+  ExpressionAttributeNames expression_attribute_names;
+  ExpressionAttributeValues expression_attribute_values;
+  MSGPACK_DEFINE_MAP(table_name, key, return_values, return_consumed_capacity, condition,
+                     expression_attribute_names, expression_attribute_values);
 };
 struct DeleteItemResponse {
+  std::optional<Item> attributes;
+  std::optional<ConsumedCapacity> consumed_capacity;
+  MSGPACK_DEFINE_MAP(attributes, consumed_capacity);
+};
+
+struct UpdateItemRequest {
+  std::string table_name;
+  Item key;
+  std::optional<std::string> update_expression;
+  std::optional<LegacyAttributeUpdates> attribute_updates;
+  ReturnValue return_values = ReturnValue::kNone;
+  ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  WriteCondition condition;
+  ExpressionAttributeNames expression_attribute_names;
+  ExpressionAttributeValues expression_attribute_values;
+  MSGPACK_DEFINE_MAP(table_name, key, update_expression, attribute_updates, return_values,
+                     return_consumed_capacity, condition, expression_attribute_names,
+                     expression_attribute_values);
+};
+struct UpdateItemResponse {
   std::optional<Item> attributes;
   std::optional<ConsumedCapacity> consumed_capacity;
   MSGPACK_DEFINE_MAP(attributes, consumed_capacity);
@@ -193,9 +259,17 @@ struct QueryRequest {
   std::optional<Item> exclusive_start_key;
   bool consistent_read = false;
   ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  std::optional<std::string> filter_expression;
+  std::optional<std::string> projection_expression;
+  std::optional<LegacyConditions> key_conditions;
+  std::optional<LegacyConditions> query_filter;
+  std::optional<std::string> conditional_operator;
+  std::optional<std::vector<std::string>> attributes_to_get;
   MSGPACK_DEFINE_MAP(table_name, index_name, key_condition_expression, expression_attribute_names,
                      expression_attribute_values, scan_index_forward, limit, select,
-                     exclusive_start_key, consistent_read, return_consumed_capacity);
+                     exclusive_start_key, consistent_read, return_consumed_capacity,
+                     filter_expression, projection_expression, key_conditions, query_filter,
+                     conditional_operator, attributes_to_get);
 };
 
 // One page of a Query or a Scan.
@@ -220,8 +294,18 @@ struct ScanRequest {
   std::optional<int64_t> total_segments;
   bool consistent_read = false;
   ReturnConsumedCapacity return_consumed_capacity = ReturnConsumedCapacity::kNone;
+  std::optional<std::string> filter_expression;
+  std::optional<std::string> projection_expression;
+  ExpressionAttributeNames expression_attribute_names;
+  ExpressionAttributeValues expression_attribute_values;
+  std::optional<LegacyConditions> scan_filter;
+  std::optional<std::string> conditional_operator;
+  std::optional<std::vector<std::string>> attributes_to_get;
   MSGPACK_DEFINE_MAP(table_name, index_name, limit, select, exclusive_start_key, segment,
-                     total_segments, consistent_read, return_consumed_capacity);
+                     total_segments, consistent_read, return_consumed_capacity, filter_expression,
+                     projection_expression, expression_attribute_names,
+                     expression_attribute_values, scan_filter, conditional_operator,
+                     attributes_to_get);
 };
 struct ScanResponse : ItemPage {};
 
@@ -230,7 +314,11 @@ struct ScanResponse : ItemPage {};
 struct KeysAndAttributes {
   std::vector<Item> keys;
   bool consistent_read = false;
-  MSGPACK_DEFINE_MAP(keys, consistent_read);
+  std::optional<std::string> projection_expression;
+  ExpressionAttributeNames expression_attribute_names;
+  std::optional<std::vector<std::string>> attributes_to_get;
+  MSGPACK_DEFINE_MAP(keys, consistent_read, projection_expression, expression_attribute_names,
+                     attributes_to_get);
 };
 
 struct BatchGetItemRequest {
@@ -278,17 +366,19 @@ enum class Operation : uint16_t {
   kScan = 9,
   kBatchGetItem = 10,
   kBatchWriteItem = 11,
+  kUpdateItem = 12,
 };
-inline constexpr uint16_t kOperationCount = 11;
+inline constexpr uint16_t kOperationCount = 12;
 
 // Alternatives in Operation order: index = operation - 1.
 using Request = std::variant<CreateTableRequest, DescribeTableRequest, ListTablesRequest,
                              DeleteTableRequest, PutItemRequest, GetItemRequest, DeleteItemRequest,
-                             QueryRequest, ScanRequest, BatchGetItemRequest, BatchWriteItemRequest>;
+                             QueryRequest, ScanRequest, BatchGetItemRequest, BatchWriteItemRequest,
+                             UpdateItemRequest>;
 using Response = std::variant<CreateTableResponse, DescribeTableResponse, ListTablesResponse,
                               DeleteTableResponse, PutItemResponse, GetItemResponse,
                               DeleteItemResponse, QueryResponse, ScanResponse,
-                              BatchGetItemResponse, BatchWriteItemResponse>;
+                              BatchGetItemResponse, BatchWriteItemResponse, UpdateItemResponse>;
 
 inline Operation OperationOf(const Request& r) { return static_cast<Operation>(r.index() + 1); }
 inline Operation OperationOf(const Response& r) { return static_cast<Operation>(r.index() + 1); }

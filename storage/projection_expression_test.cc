@@ -3,24 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "storage/expression.h"
+#include "storage/expression_test_values.h"
 #include "storage/reserved_words.h"
 
 namespace meridian::expr {
 namespace {
 
-// Compact builders for test items and values.
-AttributeValue S(std::string s) { return AttributeValue::S(std::move(s)); }
-AttributeValue N(std::string_view text) { return AttributeValue::ParseN(text).value(); }
-AttributeValue B(std::string bytes) { return AttributeValue::B(std::move(bytes)); }
-AttributeValue L(std::vector<AttributeValue> l) { return AttributeValue::L(std::move(l)); }
-AttributeValue M(AttributeMap m) { return AttributeValue::M(std::move(m)); }
-AttributeValue SS(std::vector<std::string> v) { return AttributeValue::SS(std::move(v)); }
-AttributeValue NS(std::vector<std::string_view> v) {
-  std::vector<Decimal> d;
-  for (std::string_view s : v) d.push_back(Decimal::Parse(s).value());
-  return AttributeValue::NS(std::move(d));
-}
-AttributeValue BS(std::vector<std::string> v) { return AttributeValue::BS(std::move(v)); }
+using namespace ::meridian::testing_values;  // NOLINT: S(), N(), ... builders
 
 const Item& TestItem() {
   static const Item kItem = {
@@ -63,8 +52,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, ProjectionTest,
     testing::Values(
         ProjectCase{"a", {{"a", S("x")}}},
-        ProjectCase{"a, missing", {{"a", S("x")}}},
-        ProjectCase{"missing", {}},
+        ProjectCase{"a, absent", {{"a", S("x")}}},
+        ProjectCase{"absent", {}},
         ProjectCase{"b.c", {{"b", M({{"c", N("1")}})}}},
         ProjectCase{"b.d[1].e", {{"b", M({{"d", L({M({{"e", N("2")}})})}})}}},
         // List elements: in index order, compacted.

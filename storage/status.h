@@ -70,9 +70,19 @@ class [[nodiscard]] Status {
   // "ValidationException: message"
   std::string ToString() const;
 
+  // An item that goes with the error, msgpack-encoded (storage/item_codec.h): the old item of a
+  // ConditionalCheckFailedException when ReturnValuesOnConditionCheckFailure is ALL_OLD. Empty
+  // when none.
+  const std::string& item_payload() const { return item_payload_; }
+  Status WithItemPayload(std::string encoded_item) && {
+    item_payload_ = std::move(encoded_item);
+    return std::move(*this);
+  }
+
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::string item_payload_;
 };
 
 // A value or a non-OK Status.

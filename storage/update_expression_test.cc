@@ -3,23 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "storage/expression.h"
+#include "storage/expression_test_values.h"
 
 namespace meridian::expr {
 namespace {
 
-// Compact builders for test items and values.
-AttributeValue S(std::string s) { return AttributeValue::S(std::move(s)); }
-AttributeValue N(std::string_view text) { return AttributeValue::ParseN(text).value(); }
-AttributeValue B(std::string bytes) { return AttributeValue::B(std::move(bytes)); }
-AttributeValue L(std::vector<AttributeValue> l) { return AttributeValue::L(std::move(l)); }
-AttributeValue M(AttributeMap m) { return AttributeValue::M(std::move(m)); }
-AttributeValue SS(std::vector<std::string> v) { return AttributeValue::SS(std::move(v)); }
-AttributeValue NS(std::vector<std::string_view> v) {
-  std::vector<Decimal> d;
-  for (std::string_view s : v) d.push_back(Decimal::Parse(s).value());
-  return AttributeValue::NS(std::move(d));
-}
-AttributeValue BS(std::vector<std::string> v) { return AttributeValue::BS(std::move(v)); }
+using namespace ::meridian::testing_values;  // NOLINT: S(), N(), ... builders
 
 Item TestItem() {
   return {
@@ -31,7 +20,7 @@ Item TestItem() {
       {"ss", SS({"a", "b"})},
       {"ns", NS({"1", "2"})},
       {"big", N("12345678901234567890123456789012345678")},
-      {"max", N("9.9999999999999999999999999999999999999E+125")},
+      {"top", N("9.9999999999999999999999999999999999999E+125")},
       {"status", S("active")},
   };
 }
@@ -44,7 +33,7 @@ const ExpressionAttributeNames& TestNames() {
 const ExpressionAttributeValues& TestValues() {
   static const ExpressionAttributeValues kValues = {
       {":one", N("1")}, {":o", N("1")}, {":two", N("2")}, {":ten", N("10")}, {":tenth", N("0.1")},
-      {":max", N("9.9999999999999999999999999999999999999E+125")},
+      {":max", N("9.9999999999999999999999999999999999999E+125")}, {":ulp", N("1E+88")},
       {":hello", S("hello")}, {":list45", L({N("4"), N("5")})}, {":empty", L({})},
       {":ssa", SS({"a"})}, {":ssab", SS({"a", "b"})}, {":ssc", SS({"c"})}, {":ns3", NS({"3"})},
       {":ns1", NS({"1"})}, {":m", M({{"k", S("v")}})},
@@ -64,7 +53,10 @@ Status RunExpr(std::string_view text, Item* item, UpdatedPaths* updated = nullpt
 // The value at a simple path "a.b[2].c" of the item (nullptr when absent).
 const AttributeValue* Get(const Item& item, std::string_view path) {
   auto p = ParseProjection(path);
-  if (!p.ok()) return nullptr;
+  if (!p.ok()) {  // a reserved word: a plain top-level name
+    auto it = item.find(std::string(path));
+    return it == item.end() ? nullptr : &it->second;
+  }
   const Path& elements = (*p)->paths[0];
   auto it = item.find(elements[0].name);
   if (it == item.end()) return nullptr;
@@ -124,6 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Exact 38-digit arithmetic.
         ApplyCase{"SET big = big + :one", {{"big", N("12345678901234567890123456789012345679")}}},
         ApplyCase{"SET newattr = :one", {{"newattr", N("1")}}},
+        ApplyCase{"SET n = :max - :ulp", {{"n", N("9.9999999999999999999999999999999999998E+125")}}},
         ApplyCase{"SET m.a = :two", {{"m.a", N("2")}, {"m.b.c", S("x")}}},
         ApplyCase{"SET m.k = :one", {{"m.k", N("1")}, {"m.a", N("1")}}},
         ApplyCase{"SET m.b.c = :one", {{"m.b.c", N("1")}}},
@@ -142,7 +135,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Operands read the item as it was: s gets the old n.
         ApplyCase{"SET n = :one, s = n", {{"n", N("1")}, {"s", N("5")}}},
         ApplyCase{"REMOVE s", {{"s", std::nullopt}, {"n", N("5")}}},
-        ApplyCase{"REMOVE missing", {{"n", N("5")}}},
+        ApplyCase{"REMOVE absent", {{"n", N("5")}}},
         ApplyCase{"REMOVE l[0]", {{"l[0]", N("2")}, {"l[1]", N("3")}, {"l[2]", std::nullopt}}},
         // Indexes refer to the list before the update.
         ApplyCase{"REMOVE l[0], l[2]", {{"l[0]", N("2")}, {"l[1]", std::nullopt}}},
@@ -160,7 +153,7 @@ INSTANTIATE_TEST_SUITE_P(
         ApplyCase{"DELETE ss :ssa", {{"ss", SS({"b"})}}},
         ApplyCase{"DELETE ss :ssab", {{"ss", std::nullopt}}},
         ApplyCase{"DELETE ss :ssc", {{"ss", SS({"a", "b"})}}},
-        ApplyCase{"DELETE missing :ssa", {{"missing", std::nullopt}}},
+        ApplyCase{"DELETE absent :ssa", {{"absent", std::nullopt}}},
         ApplyCase{"DELETE ns :ns1", {{"ns", NS({"2"})}}},
         ApplyCase{"SET a = :one REMOVE s ADD n :one DELETE ss :ssa",
                   {{"a", N("1")}, {"s", std::nullopt}, {"n", N("6")}, {"ss", SS({"b"})}}},
@@ -192,17 +185,17 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         // Arithmetic leaving DynamoDB's number range.
         ErrorCase{"SET big = big + :tenth", "Attempting to store more than 38 significant digits in a Number"},
-        ErrorCase{"SET max = max + :max",
+        ErrorCase{"SET top = top + :ulp",
                   "Number overflow. Attempting to store a number with magnitude larger than supported range"},
-        ErrorCase{"ADD max :max",
+        ErrorCase{"ADD top :ulp",
                   "Number overflow. Attempting to store a number with magnitude larger than supported range"},
         ErrorCase{"ADD big :tenth", "Attempting to store more than 38 significant digits in a Number"},
         // Errors that depend on the item.
         ErrorCase{"SET s = s + :one", kBadType},
         ErrorCase{"SET l = list_append(s, :list45)", kBadType},
-        ErrorCase{"SET x = missing + :one",
+        ErrorCase{"SET x = absent + :one",
                   "The provided expression refers to an attribute that does not exist in the item"},
-        ErrorCase{"SET x = missing", "The provided expression refers to an attribute that does not exist in the item"},
+        ErrorCase{"SET x = absent", "The provided expression refers to an attribute that does not exist in the item"},
         ErrorCase{"SET nope.a = :one", kBadPath},
         ErrorCase{"SET s.a = :one", kBadPath},
         ErrorCase{"SET l[0].x = :one", kBadPath},

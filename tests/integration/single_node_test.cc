@@ -43,11 +43,19 @@ class SingleNodeTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--endpoint");
     argv.push_back(endpoint_);
+    // The node runs with auth on and wrote its generated key's client side here.
+    argv.push_back("--credentials");
+    argv.push_back((dir_.path() / "data" / "credentials").string());
     CommandResult r = RunCommand(argv, input);
     return {r.exit_code, nlohmann::json::parse(r.out, nullptr, false)};
   }
 
-  Client NewClient() { return Client(ClientOptions{endpoint_, std::chrono::seconds(30)}); }
+  Credentials Creds() {
+    auto c = LoadSharedCredentials((dir_.path() / "data" / "credentials").string());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c.value() : Credentials{};
+  }
+  Client NewClient() { return Client(ClientOptions{endpoint_, std::chrono::seconds(30), Creds()}); }
 
   static std::string Type(const nlohmann::json& j) {
     return j.is_object() && j.contains("__type") ? j["__type"].get<std::string>() : "";
@@ -162,6 +170,48 @@ TEST_F(SingleNodeTest, MalformedRequestsGetDynamoErrorsAndChangeNothing) {
   EXPECT_EQ(unreachable.exit_code, 3);
 }
 
+// Issue 3's acceptance through the CLI: conditional writes and exact 38-digit arithmetic.
+TEST_F(SingleNodeTest, CliConditionalWritesAndExactCounters) {
+  ASSERT_EQ(Cli({"create-table", "ctr", "pk:S"}).first, 0);
+  ASSERT_EQ(Cli({"put", "ctr", R"({"pk":{"S":"c"},"n":{"N":"12345678901234567890123456789012345678"}})"}).first, 0);
+
+  // A conditional put that loses: ConditionalCheckFailedException, nothing changes.
+  auto [lost_rc, lost] = Cli({"call", "PutItem",
+                              R"({"TableName":"ctr","Item":{"pk":{"S":"c"},"n":{"N":"0"}},)"
+                              R"json("ConditionExpression":"attribute_not_exists(pk)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"})json"});
+  EXPECT_EQ(lost_rc, 1);
+  EXPECT_EQ(Type(lost), "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException");
+  EXPECT_EQ(lost["Item"]["n"]["N"], "12345678901234567890123456789012345678");
+  auto [grc, got] = Cli({"get", "ctr", R"({"pk":{"S":"c"}})"});
+  ASSERT_EQ(grc, 0);
+  EXPECT_EQ(got["Item"]["n"]["N"], "12345678901234567890123456789012345678");
+
+  // SET n = n + :one, exactly.
+  const std::string add = R"({"TableName":"ctr","Key":{"pk":{"S":"c"}},"UpdateExpression":"SET n = n + :one",)"
+                          R"("ExpressionAttributeValues":{":one":{"N":"ONE"}},"ReturnValues":"UPDATED_NEW"})";
+  auto with = [&](const std::string& one) {
+    std::string body = add;
+    body.replace(body.find("ONE"), 3, one);
+    return body;
+  };
+  auto [urc, updated] = Cli({"call", "UpdateItem", with("1")});
+  ASSERT_EQ(urc, 0) << updated;
+  EXPECT_EQ(updated["Attributes"]["n"]["N"], "12345678901234567890123456789012345679");
+
+  // 39 significant digits, and past 9.9999999999999999999999999999999999999E+125: refused.
+  auto [prc, precision] = Cli({"call", "UpdateItem", with("0.1")});
+  EXPECT_EQ(prc, 1);
+  EXPECT_EQ(Type(precision), "com.amazon.coral.validate#ValidationException");
+  ASSERT_EQ(Cli({"put", "ctr", R"({"pk":{"S":"big"},"n":{"N":"9.9999999999999999999999999999999999999E+125"}})"}).first, 0);
+  std::string big = with("1E+125");
+  big.replace(big.find(R"("S":"c")"), 7, R"("S":"big")");
+  auto [orc, overflow] = Cli({"call", "UpdateItem", big});
+  EXPECT_EQ(orc, 1);
+  EXPECT_EQ(Type(overflow), "com.amazon.coral.validate#ValidationException") << overflow;
+  auto [g2rc, after] = Cli({"get", "ctr", R"({"pk":{"S":"c"}})"});
+  EXPECT_EQ(after["Item"]["n"]["N"], "12345678901234567890123456789012345679");
+}
+
 TEST_F(SingleNodeTest, BadFramesGetErrorRepliesAndTheNodeServesOn) {
   zmq::context_t ctx(1);
   zmq::socket_t raw(ctx, zmq::socket_type::dealer);
@@ -185,7 +235,66 @@ TEST_F(SingleNodeTest, BadFramesGetErrorRepliesAndTheNodeServesOn) {
   CreateTableRequest create{"tbl", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
                             BillingMode::kPayPerRequest, std::nullopt};
   ASSERT_TRUE(client.CreateTable(create).ok());
-  EXPECT_EQ(exchange(proto::EncodeRequest("r1", Request(DescribeTableRequest{"tbl"}))).ok(), true);
+  Credentials c = Creds();
+  proto::FrameCredentials signer{c.access_key_id, c.secret_access_key};
+  EXPECT_EQ(exchange(proto::EncodeRequest("r1", Request(DescribeTableRequest{"tbl"}), &signer)).ok(), true);
+
+  // Auth is on by default: unsigned, badly signed, unknown-key and expired frames are refused.
+  EXPECT_EQ(exchange(proto::EncodeRequest("r2", Request(DescribeTableRequest{"tbl"}))).status().code(),
+            ErrorCode::kMissingAuthenticationToken);
+  proto::FrameCredentials wrong{c.access_key_id, "not-the-secret"};
+  EXPECT_EQ(exchange(proto::EncodeRequest("r3", Request(DescribeTableRequest{"tbl"}), &wrong)).status().code(),
+            ErrorCode::kInvalidSignature);
+  proto::FrameCredentials unknown{"MERNOSUCHKEY", c.secret_access_key};
+  EXPECT_EQ(exchange(proto::EncodeRequest("r4", Request(DescribeTableRequest{"tbl"}), &unknown)).status().code(),
+            ErrorCode::kUnrecognizedClient);
+  int64_t old = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count() - 20 * 60;
+  auto expired = exchange(proto::EncodeRequest("r5", Request(DescribeTableRequest{"tbl"}), &signer, old));
+  EXPECT_EQ(expired.status().code(), ErrorCode::kInvalidSignature);
+  // A signed frame whose body was changed after signing.
+  std::string frame = proto::EncodeRequest("r6", Request(DescribeTableRequest{"tbl"}), &signer);
+  frame[frame.find("tbl")] = 'x';
+  EXPECT_EQ(exchange(frame).status().code(), ErrorCode::kInvalidSignature);
+  EXPECT_EQ(RunCommand({kBinary, "tables", "--endpoint", endpoint_, "--credentials", "/nonexistent"}).exit_code, 2);
+  // Without credentials the node refuses (an API error, exit 1).
+  EXPECT_EQ(RunCommand({kBinary, "tables", "--endpoint", endpoint_, "--data", "/nonexistent"}).exit_code, 1);
+}
+
+TEST_F(SingleNodeTest, RetriedWriteWithTheSameRequestIdIsAppliedOnce) {
+  Client client = NewClient();
+  CreateTableRequest create{"tbl", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
+                            BillingMode::kPayPerRequest, std::nullopt};
+  ASSERT_TRUE(client.CreateTable(create).ok());
+  zmq::context_t ctx(1);
+  zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::rcvtimeo, 10000);
+  raw.connect(endpoint_);
+  Credentials c = Creds();
+  proto::FrameCredentials signer{c.access_key_id, c.secret_access_key};
+  auto put = [&](const std::string& id, const std::string& v) -> Result<Response> {
+    PutItemRequest p;
+    p.table_name = "tbl";
+    p.item = {{"pk", AttributeValue::S("k")}, {"v", AttributeValue::S(v)}};
+    p.return_values = ReturnValue::kAllOld;
+    raw.send(zmq::buffer(proto::EncodeRequest(id, Request(p), &signer)), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (!raw.recv(reply)) return Status(ErrorCode::kTimeout, "no reply");
+    return proto::DecodeReply(reply.to_string_view()).response;
+  };
+  ASSERT_TRUE(put("w1", "first").ok());
+  ASSERT_TRUE(put("w2", "second").ok());
+  auto retry = put("w1", "first");  // a retry of w1: answered as the first time, not applied
+  ASSERT_TRUE(retry.ok());
+  EXPECT_FALSE(std::get<PutItemResponse>(retry.value()).attributes);
+  GetItemRequest g;
+  g.table_name = "tbl";
+  g.key = {{"pk", AttributeValue::S("k")}};
+  g.consistent_read = true;
+  auto got = client.GetItem(g);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->item->at("v"), AttributeValue::S("second"));
 }
 
 // 100,000 items of 1 KB through the client library: loaded, read back, queried by sort-key
