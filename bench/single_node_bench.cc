@@ -1,7 +1,9 @@
-// Single-node benchmark: PutItem and GetItem through the client library against a real node
-// (NodeServer + Engine over TCP on 127.0.0.1, fsync per acknowledged write), beside the limits
-// measured in the same run: raw RocksDB Put (sync=true) and Get of the same encoded items, the
-// fsync floor of the data folder's disk, and a ZeroMQ DEALER/ROUTER loopback round trip.
+// Single-node benchmark: PutItem and GetItem against one node (Engine + NodeServer + HttpServer
+// on 127.0.0.1, fsync per acknowledged write) through the native ZeroMQ path (the C++ client
+// library, signed frames) and through DynamoDB's HTTP API (keep-alive connections, every request
+// signed with SigV4 and verified), beside the limits measured in the same run: raw RocksDB Put
+// (sync=true) and Get of the same encoded items, the fsync floor of the data folder's disk, and a
+// ZeroMQ DEALER/ROUTER loopback round trip.
 //
 //   build/bench/single_node_bench [--seconds 5] [--items 10000] [--value-bytes 1000]
 //                                 [--threads 1,16] [--dir /tmp] [--json FILE]
@@ -23,6 +25,14 @@
 #include <zmq.hpp>
 
 #include "meridian/client.h"
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/access.h"
+#include "api/http_server.h"
+#include "api/sigv4.h"
 #include "region/node_server.h"
 #include "storage/engine.h"
 #include "storage/item_codec.h"
@@ -94,6 +104,51 @@ Row Measure(const std::string& name, int threads, double seconds, Op op) {
   return row;
 }
 
+// One keep-alive HTTP/1.1 connection that signs every request, as an SDK does.
+class HttpClient {
+ public:
+  HttpClient(const std::string& host, unsigned short port, api::AccessKey key)
+      : stream_(ioc_), host_(host + ":" + std::to_string(port)), key_(std::move(key)) {
+    boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address(host), port);
+    stream_.connect(ep);
+    stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true));
+  }
+
+  // Returns the response body, or nullopt on a transport error or a non-200 answer.
+  std::optional<std::string> Call(const std::string& operation, const std::string& body) {
+    namespace http = boost::beast::http;
+    api::SignableRequest signable;
+    signable.body = body;
+    signable.headers = {{"Host", host_},
+                        {"Content-Type", "application/x-amz-json-1.0"},
+                        {"X-Amz-Target", "DynamoDB_20120810." + operation}};
+    api::SignSigV4(&signable, key_.access_key_id, key_.secret_access_key, "us-east-1", "dynamodb",
+                   std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count());
+    http::request<http::string_body> req(http::verb::post, "/", 11);
+    for (const auto& [k, v] : signable.headers) req.set(k, v);
+    req.body() = body;
+    req.keep_alive(true);
+    req.prepare_payload();
+    try {
+      http::write(stream_, req);
+      http::response<http::string_body> res;
+      http::read(stream_, buffer_, res);
+      if (res.result_int() != 200) return std::nullopt;
+      return std::move(res.body());
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::string host_;
+  api::AccessKey key_;
+};
+
 Item MakeItem(int i, int value_bytes) {
   std::string v(value_bytes, static_cast<char>('a' + i % 26));
   return Item{{"pk", AttributeValue::S("key-" + std::to_string(i))}, {"v", AttributeValue::S(v)}};
@@ -111,11 +166,25 @@ int Run(const Config& cfg) {
       std::fprintf(stderr, "open: %s\n", engine.status().ToString().c_str());
       return 1;
     }
+    // Auth on, as a node runs by default: every frame is signed and verified.
+    api::AccessKey key = api::GenerateKey();
+    api::AccessStore access({key});
+    RequestExecutorOptions xo;
+    xo.access = &access;
+    RequestExecutor executor(engine.value().get(), xo);
     NodeServerOptions so;
     so.workers = 16;
-    NodeServer server(engine.value().get(), so);
+    NodeServer server(&executor, so);
     if (!server.Start().ok()) return 1;
-    Client admin(ClientOptions{server.endpoint()});
+    Credentials credentials{key.access_key_id, key.secret_access_key};
+    api::HttpServerOptions ho;
+    ho.worker_threads = 16;
+    api::HttpServer http_server(&executor, ho);
+    if (!http_server.Start().ok()) return 1;
+    std::string http_address = http_server.endpoint().substr(std::string("http://").size());
+    std::string http_host = http_address.substr(0, http_address.rfind(':'));
+    auto http_port = static_cast<unsigned short>(std::stoi(http_address.substr(http_address.rfind(':') + 1)));
+    Client admin(ClientOptions{server.endpoint(), std::chrono::milliseconds(10000), credentials});
     CreateTableRequest create{"bench", {{"pk", KeyType::kHash}}, {{"pk", AttributeType::kS}},
                               BillingMode::kPayPerRequest, std::nullopt};
     if (!admin.CreateTable(create).ok()) return 1;
@@ -127,7 +196,7 @@ int Run(const Config& cfg) {
     }
     for (int threads : cfg.threads) {
       std::vector<Client> clients;
-      for (int t = 0; t < threads; ++t) clients.emplace_back(ClientOptions{server.endpoint()});
+      for (int t = 0; t < threads; ++t) clients.emplace_back(ClientOptions{server.endpoint(), std::chrono::milliseconds(10000), credentials});
       rows.push_back(Measure("native PutItem (fsync)", threads, cfg.seconds, [&](int t, std::mt19937_64& rng) {
         PutItemRequest put{"bench", MakeItem(static_cast<int>(rng() % cfg.items), cfg.value_bytes)};
         return clients[t].PutItem(put).ok();
@@ -138,6 +207,22 @@ int Run(const Config& cfg) {
         return r.ok() && r->item.has_value();
       }));
     }
+    for (int threads : cfg.threads) {
+      std::vector<std::unique_ptr<HttpClient>> clients;
+      for (int t = 0; t < threads; ++t) clients.push_back(std::make_unique<HttpClient>(http_host, http_port, key));
+      std::string value(cfg.value_bytes, 'h');
+      rows.push_back(Measure("HTTP PutItem (SigV4, fsync)", threads, cfg.seconds, [&](int t, std::mt19937_64& rng) {
+        std::string body = R"({"TableName":"bench","Item":{"pk":{"S":"key-)" + std::to_string(rng() % cfg.items) +
+                           R"("},"v":{"S":")" + value + R"("}}})";
+        return clients[t]->Call("PutItem", body).has_value();
+      }));
+      rows.push_back(Measure("HTTP GetItem (SigV4)", threads, cfg.seconds, [&](int t, std::mt19937_64& rng) {
+        std::string body = R"({"TableName":"bench","Key":{"pk":{"S":"key-)" + std::to_string(rng() % cfg.items) + R"("}}})";
+        auto r = clients[t]->Call("GetItem", body);
+        return r.has_value() && r->find("\"Item\"") != std::string::npos;
+      }));
+    }
+    http_server.Stop();
     server.Stop();
   }
   {
@@ -202,8 +287,9 @@ int Run(const Config& cfg) {
   std::filesystem::remove_all(root);
 
   auto limit_for = [&](const Row& r) -> const Row* {
-    std::string want = r.name == "native PutItem (fsync)" ? "raw RocksDB Put (sync)"
-                     : r.name == "native GetItem" ? "raw RocksDB Get" : "";
+    bool put = r.name == "native PutItem (fsync)" || r.name == "HTTP PutItem (SigV4, fsync)";
+    bool get = r.name == "native GetItem" || r.name == "HTTP GetItem (SigV4)";
+    std::string want = put ? "raw RocksDB Put (sync)" : get ? "raw RocksDB Get" : "";
     for (const Row& l : rows)
       if (l.name == want && l.threads == r.threads) return &l;
     return nullptr;

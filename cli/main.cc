@@ -10,14 +10,19 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
+#include "api/http_server.h"
 #include "api/json_codec.h"
+#include "api/tls.h"
 #include "cli/args.h"
 #include "meridian/client.h"
 #include "region/node_server.h"
+#include "region/request_executor.h"
 #include "storage/engine.h"
 
 namespace meridian::cli {
@@ -34,7 +39,11 @@ constexpr char kUsage[] = R"(usage: meridian <command> [options]
 
 Server:
   start-single-node --data DIR [--listen tcp://127.0.0.1:7700] [--workers N] [--no-sync]
-      Serve one node. Port 0 picks a free port; the address is written to DIR/endpoints.json.
+                    [--http 127.0.0.1:8000] [--access FILE] [--no-auth]
+                    [--tls-cert FILE --tls-key FILE | --tls-self-signed]
+      Serve one node: the native protocol on --listen, DynamoDB's HTTP API on --http. Port 0
+      picks a free port; the addresses are written to DIR/endpoints.json. Auth is on: keys come
+      from --access FILE (default DIR/access.yaml, generated with DIR/credentials on first start).
 
 Requests (DynamoDB's JSON in and out):
   call OPERATION ['REQUEST_JSON' | --input FILE | --input -]
@@ -52,6 +61,9 @@ Options for requests:
                                --data DIR or ./meridian-data, else tcp://127.0.0.1:7700)
   --data DIR                   find the endpoint in DIR/endpoints.json
   --timeout-ms N               per request (default 10000)
+  --credentials FILE           AWS shared-credentials file that signs requests (profile
+                               --profile NAME, default meridian; else $AWS_ACCESS_KEY_ID and
+                               $AWS_SECRET_ACCESS_KEY; else DIR/credentials of --data DIR)
   --pretty                     indent the JSON output
 
 Exit codes: 0 ok, 1 API error (JSON on stdout), 2 usage, 3 unreachable or timed out.
@@ -89,7 +101,31 @@ std::string ResolveEndpoint(const Args& args) {
   return kDefaultEndpoint;
 }
 
-const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input",
+// Who signs requests: --credentials FILE (profile --profile, else $AWS_PROFILE, else meridian),
+// else $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else DIR/credentials of --data DIR (or
+// ./meridian-data), else nobody (a node with auth on refuses unsigned requests).
+std::optional<Credentials> ResolveCredentials(const Args& args, std::string* error) {
+  std::string profile = "meridian";
+  if (const char* p = std::getenv("AWS_PROFILE"); p && *p) profile = p;
+  if (auto p = args.Get("profile")) profile = *p;
+  if (auto file = args.Get("credentials")) {
+    Result<Credentials> c = LoadSharedCredentials(*file, profile);
+    if (!c.ok()) {
+      *error = c.status().message();
+      return std::nullopt;
+    }
+    return c.value();
+  }
+  if (auto env = CredentialsFromEnvironment()) return env;
+  std::filesystem::path dir = args.GetOr("data", kDefaultDataDir);
+  if (std::filesystem::exists(dir / "credentials")) {
+    Result<Credentials> c = LoadSharedCredentials((dir / "credentials").string(), profile);
+    if (c.ok()) return c.value();
+  }
+  return std::nullopt;
+}
+
+const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input", "credentials", "profile",
                                                    "values", "names", "limit", "segment",
                                                    "total-segments"};
 const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count"};
@@ -109,6 +145,9 @@ int SendJson(const Args& args, const std::string& operation, const std::string& 
   }
   ClientOptions options;
   options.endpoint = ResolveEndpoint(args);
+  std::string credentials_error;
+  options.credentials = ResolveCredentials(args, &credentials_error);
+  if (!credentials_error.empty()) return UsageError(credentials_error);
   if (auto t = args.Get("timeout-ms")) {
     char* end = nullptr;
     long ms = std::strtol(t->c_str(), &end, 10);
@@ -180,6 +219,9 @@ int CmdTables(const Args& args) {
   std::optional<std::string> start;
   ClientOptions options;
   options.endpoint = ResolveEndpoint(args);
+  std::string credentials_error;
+  options.credentials = ResolveCredentials(args, &credentials_error);
+  if (!credentials_error.empty()) return UsageError(credentials_error);
   Client client(options);
   for (int page = 0; page < 100000; ++page) {
     ListTablesRequest r;
@@ -283,7 +325,17 @@ bool WriteFileAtomically(const std::filesystem::path& path, const std::string& t
 int CmdStartSingleNode(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!args.Parse(argc, argv, 2, {"data", "listen", "workers"}, {"no-sync"}, &error)) return UsageError(error);
+  if (!args.Parse(argc, argv, 2,
+                  {"data", "listen", "workers", "http", "access", "tls-cert", "tls-key",
+                   "http-header-timeout-ms", "http-max-connections"},
+                  {"no-sync", "no-auth", "tls-self-signed"}, &error)) {
+    return UsageError(error);
+  }
+  if (args.Has("tls-cert") != args.Has("tls-key")) return UsageError("--tls-cert and --tls-key go together");
+  if (args.Has("tls-cert") && args.Has("tls-self-signed")) {
+    return UsageError("give either --tls-cert/--tls-key or --tls-self-signed");
+  }
+  if (args.Has("no-auth") && args.Has("access")) return UsageError("--no-auth and --access exclude each other");
   if (!args.positional().empty()) return UsageError("start-single-node takes no positional arguments");
   auto data = args.Get("data");
   if (!data) return UsageError("start-single-node needs --data DIR");
@@ -314,15 +366,84 @@ int CmdStartSingleNode(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Access keys: auth is on unless --no-auth.
+  std::optional<api::AccessStore> access;
+  if (args.Has("no-auth")) {
+    std::cerr << "meridian: WARNING: *** --no-auth: AUTHENTICATION IS OFF. Anyone who can reach "
+                 "this node's ports can read, change and delete every table. For local "
+                 "experiments only. ***\n";
+  } else {
+    std::filesystem::path access_path = args.GetOr("access", (dir / "access.yaml").string());
+    if (!args.Has("access") && !std::filesystem::exists(access_path)) {
+      Result<api::AccessKey> key = api::GenerateAccessFiles(dir);
+      if (!key.ok()) {
+        std::cerr << "meridian: " << key.status().message() << "\n";
+        return 1;
+      }
+      std::cout << "meridian: generated access key " << key->access_key_id << " (may do everything) in "
+                << access_path.string() << "\n"
+                << "meridian: its client side is in " << (dir / "credentials").string()
+                << " (AWS shared-credentials file, profile meridian)" << std::endl;
+    }
+    Result<api::AccessStore> loaded = api::AccessStore::Load(access_path);
+    if (!loaded.ok()) {
+      std::cerr << "meridian: " << loaded.status().message() << "\n";
+      return kExitUsage;
+    }
+    access = std::move(loaded.value());
+  }
+  RequestExecutorOptions executor_options;
+  executor_options.access = access ? &*access : nullptr;
+  RequestExecutor executor(engine.value().get(), executor_options);
+
   NodeServerOptions server_options;
   server_options.listen = args.GetOr("listen", kDefaultEndpoint);
   if (auto w = IntArg(args, "workers")) server_options.workers = static_cast<int>(std::clamp<int64_t>(*w, 1, 256));
-  NodeServer server(engine.value().get(), server_options);
+  NodeServer server(&executor, server_options);
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "meridian: " << st.message() << "\n";
     return kExitUnreachable;
   }
+
+  std::unique_ptr<api::HttpServer> http;
+  if (auto listen = args.Get("http")) {
+    api::HttpServerOptions http_options;
+    http_options.listen = *listen;
+    http_options.worker_threads = server_options.workers;
+    if (auto t = IntArg(args, "http-header-timeout-ms")) {
+      http_options.header_timeout = std::chrono::milliseconds(std::clamp<int64_t>(*t, 100, 3600000));
+    }
+    if (auto m = IntArg(args, "http-max-connections")) {
+      http_options.max_connections = static_cast<size_t>(std::clamp<int64_t>(*m, 1, 1000000));
+    }
+    if (args.Has("tls-cert")) {
+      http_options.tls = api::TlsFiles{*args.Get("tls-cert"), *args.Get("tls-key")};
+    } else if (args.Has("tls-self-signed")) {
+      Result<api::TlsFiles> files = api::EnsureSelfSignedCertificate(dir);
+      if (!files.ok()) {
+        std::cerr << "meridian: " << files.status().message() << "\n";
+        return 1;
+      }
+      std::cout << "meridian: self-signed TLS certificate " << files->cert.string() << std::endl;
+      http_options.tls = files.value();
+    }
+    // Each connection is a descriptor: lift the soft limit so max_connections is reachable.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, http_options.max_connections + 1024);
+      (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    http = std::make_unique<api::HttpServer>(&executor, http_options);
+    if (Status st = http->Start(); !st.ok()) {
+      std::cerr << "meridian: " << st.message() << "\n";
+      return kExitUnreachable;
+    }
+  } else if (args.Has("tls-cert") || args.Has("tls-self-signed")) {
+    return UsageError("TLS options need --http HOST:PORT");
+  }
+
   nlohmann::json endpoints = {{"native", server.endpoint()}, {"pid", ::getpid()}};
+  if (http) endpoints["http"] = http->endpoint();
   if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n") ||
       !WriteFileAtomically(dir / "run" / "single-node.pid", std::to_string(::getpid()) + "\n")) {
     std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
@@ -331,10 +452,18 @@ int CmdStartSingleNode(int argc, char** argv) {
   std::cout << "meridian: single node serving " << server.endpoint() << " (data " << dir.string()
             << ", pid " << ::getpid() << ")" << std::endl;
   std::cout << "meridian: try  meridian --data " << dir.string() << " tables" << std::endl;
+  if (http) {
+    std::cout << "meridian: DynamoDB HTTP API on " << http->endpoint() << std::endl;
+    std::cout << "meridian: try  " << (access ? "AWS_SHARED_CREDENTIALS_FILE=" + (dir / "credentials").string() + " " : std::string())
+              << "aws " << (access ? "--profile meridian " : "") << "dynamodb list-tables --endpoint-url "
+              << http->endpoint() << (http->endpoint().rfind("https", 0) == 0 ? " --no-verify-ssl" : "")
+              << std::endl;
+  }
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   std::cout << "meridian: stopping (signal " << signal << ")" << std::endl;
+  if (http) http->Stop();
   server.Stop();
   engine.value().reset();
   std::filesystem::remove(dir / "run" / "single-node.pid", ec);

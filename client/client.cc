@@ -3,7 +3,9 @@
 #include <openssl/rand.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include <zmq.hpp>
 
@@ -36,7 +38,47 @@ std::string NewRequestId() {
   return id;
 }
 
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
 }  // namespace
+
+Result<Credentials> LoadSharedCredentials(const std::string& path, const std::string& profile) {
+  std::ifstream in(path);
+  if (!in) return Status::Validation("cannot read the credentials file " + path);
+  Credentials c;
+  std::string line, section;
+  while (std::getline(in, line)) {
+    line = Trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = Trim(line.substr(1, line.size() - 2));
+      if (section.rfind("profile ", 0) == 0) section = Trim(section.substr(8));
+      continue;
+    }
+    if (section != profile) continue;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
+    if (key == "aws_access_key_id") c.access_key_id = value;
+    if (key == "aws_secret_access_key") c.secret_access_key = value;
+  }
+  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+    return Status::Validation("no profile '" + profile + "' with aws_access_key_id and aws_secret_access_key in " + path);
+  }
+  return c;
+}
+
+std::optional<Credentials> CredentialsFromEnvironment() {
+  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (!id || !*id || !secret || !*secret) return std::nullopt;
+  return Credentials{id, secret};
+}
 
 struct Client::Impl {
   ClientOptions options;
@@ -62,7 +104,11 @@ struct Client::Impl {
       return std::max<int64_t>(0, left.count());
     };
     std::string id = NewRequestId();
-    std::string frame = proto::EncodeRequest(id, request);
+    std::optional<proto::FrameCredentials> signer;
+    if (options.credentials) {
+      signer = proto::FrameCredentials{options.credentials->access_key_id, options.credentials->secret_access_key};
+    }
+    std::string frame = proto::EncodeRequest(id, request, signer ? &*signer : nullptr);
     try {
       if (!socket) Reset();
       zmq::pollitem_t out[] = {{socket->handle(), 0, ZMQ_POLLOUT, 0}};
@@ -123,6 +169,7 @@ Result<DeleteTableResponse> Client::DeleteTable(const DeleteTableRequest& r) { r
 Result<PutItemResponse> Client::PutItem(const PutItemRequest& r) { return CallTyped<PutItemResponse>(r); }
 Result<GetItemResponse> Client::GetItem(const GetItemRequest& r) { return CallTyped<GetItemResponse>(r); }
 Result<DeleteItemResponse> Client::DeleteItem(const DeleteItemRequest& r) { return CallTyped<DeleteItemResponse>(r); }
+Result<UpdateItemResponse> Client::UpdateItem(const UpdateItemRequest& r) { return CallTyped<UpdateItemResponse>(r); }
 Result<QueryResponse> Client::Query(const QueryRequest& r) { return CallTyped<QueryResponse>(r); }
 Result<ScanResponse> Client::Scan(const ScanRequest& r) { return CallTyped<ScanResponse>(r); }
 Result<BatchGetItemResponse> Client::BatchGetItem(const BatchGetItemRequest& r) { return CallTyped<BatchGetItemResponse>(r); }

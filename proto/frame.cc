@@ -1,6 +1,11 @@
 #include "proto/frame.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace meridian::proto {
@@ -10,7 +15,8 @@ struct ErrorBody {
   int code = 0;
   std::string type;
   std::string message;
-  MSGPACK_DEFINE_MAP(code, type, message);
+  std::optional<Item> item;  // the item some errors carry (Status::item_payload)
+  MSGPACK_DEFINE_MAP(code, type, message, item);
 };
 
 template <typename Variant>
@@ -48,8 +54,16 @@ msgpack::unpack_limit Limits(size_t frame_bytes) {
   return msgpack::unpack_limit(bound, bound / 2 + 1, bound, bound, bound, kMaxMsgpackDepth);
 }
 
+struct AuthWire {
+  std::string key_id;
+  int64_t ts = 0;
+  std::string sig;
+  MSGPACK_DEFINE_MAP(key_id, ts, sig);
+};
+
 struct Envelope {
   msgpack::object_handle handle;
+  std::optional<FrameAuth> auth;
   FrameKind kind = FrameKind::kRequest;
   uint16_t op = 0;
   std::string request_id;
@@ -66,10 +80,25 @@ Status ParseEnvelope(std::string_view bytes, Envelope* env) {
   env->handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, Limits(bytes.size()));
   if (offset != bytes.size()) return Status::Serialization("trailing bytes after the frame");
   const msgpack::object& o = env->handle.get();
-  if (o.type != msgpack::type::ARRAY || o.via.array.size != 5) {
-    return Status::Serialization("frame is not a five-element array");
+  if (o.type != msgpack::type::ARRAY || (o.via.array.size != 5 && o.via.array.size != 6)) {
+    return Status::Serialization("frame is not a five- or six-element array");
   }
   const msgpack::object* f = o.via.array.ptr;
+  if (o.via.array.size == 6) {
+    // The signed span is everything between the one-byte array header and the auth map. The
+    // auth map's length is found by packing it again: a sender that encoded it another way only
+    // makes its own signature fail.
+    if (static_cast<uint8_t>(bytes[0]) != 0x96 || f[5].type != msgpack::type::MAP) {
+      return Status::Serialization("malformed frame signature");
+    }
+    AuthWire wire;
+    f[5].convert(wire);
+    msgpack::sbuffer again;
+    msgpack::pack(again, f[5]);
+    if (again.size() + 1 > bytes.size()) return Status::Serialization("malformed frame signature");
+    env->auth = FrameAuth{wire.key_id, wire.ts, wire.sig,
+                          std::string(bytes.substr(1, bytes.size() - 1 - again.size()))};
+  }
   if (f[3].type == msgpack::type::STR) env->request_id.assign(f[3].via.str.ptr, f[3].via.str.size);
   if (f[0].type != msgpack::type::POSITIVE_INTEGER || f[0].via.u64 != kProtocolVersion) {
     return Status::Serialization("unsupported protocol version");
@@ -91,10 +120,65 @@ bool KnownOperation(uint16_t op) { return op >= 1 && op <= kOperationCount; }
 
 }  // namespace
 
-std::string EncodeRequest(std::string_view request_id, const Request& request) {
+std::string EncodeRequest(std::string_view request_id, const Request& request,
+                          const FrameCredentials* credentials, int64_t now) {
   msgpack::sbuffer buf;
   PackFrame(&buf, FrameKind::kRequest, static_cast<uint16_t>(OperationOf(request)), request_id, request);
-  return std::string(buf.data(), buf.size());
+  if (!credentials) return std::string(buf.data(), buf.size());
+  if (now == 0) {
+    now = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  // Same elements under a six-element header (fixarray 0x95 -> 0x96), then the auth map.
+  std::string_view elements(buf.data() + 1, buf.size() - 1);
+  AuthWire wire{credentials->access_key_id, now,
+                FrameSignature(credentials->secret_access_key, credentials->access_key_id, now, elements)};
+  msgpack::sbuffer auth;
+  msgpack::pack(auth, wire);
+  std::string out;
+  out.reserve(buf.size() + auth.size());
+  out.push_back(static_cast<char>(0x96));
+  out.append(elements);
+  out.append(auth.data(), auth.size());
+  return out;
+}
+
+std::string FrameSignature(std::string_view secret, std::string_view key_id, int64_t timestamp,
+                           std::string_view signed_bytes) {
+  std::string prefix = "meridian-frame-v1\n" + std::string(key_id) + "\n" + std::to_string(timestamp) + "\n";
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC_CTX* ctx = HMAC_CTX_new();
+  HMAC_Init_ex(ctx, secret.data(), static_cast<int>(secret.size()), EVP_sha256(), nullptr);
+  HMAC_Update(ctx, reinterpret_cast<const unsigned char*>(prefix.data()), prefix.size());
+  HMAC_Update(ctx, reinterpret_cast<const unsigned char*>(signed_bytes.data()), signed_bytes.size());
+  HMAC_Final(ctx, out, &len);
+  HMAC_CTX_free(ctx);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex.push_back(kHex[out[i] >> 4]);
+    hex.push_back(kHex[out[i] & 15]);
+  }
+  return hex;
+}
+
+Status VerifyFrameAuth(const FrameAuth& auth, std::string_view secret, int64_t now,
+                       int64_t max_skew_seconds) {
+  std::string expected = FrameSignature(secret, auth.key_id, auth.timestamp, auth.signed_bytes);
+  if (auth.signature.size() != expected.size() ||
+      CRYPTO_memcmp(auth.signature.data(), expected.data(), expected.size()) != 0) {
+    return Status(ErrorCode::kInvalidSignature,
+                  "The request signature we calculated does not match the signature you provided. "
+                  "Check your AWS Secret Access Key and signing method.");
+  }
+  if (auth.timestamp < now - max_skew_seconds || auth.timestamp > now + max_skew_seconds) {
+    return Status(ErrorCode::kInvalidSignature,
+                  "Signature expired: frame signed at " + std::to_string(auth.timestamp) +
+                      " is outside the " + std::to_string(max_skew_seconds / 60) +
+                      " min. window around " + std::to_string(now) + " (epoch seconds)");
+  }
+  return Status::Ok();
 }
 
 std::string EncodeResponse(std::string_view request_id, const Response& response) {
@@ -105,7 +189,10 @@ std::string EncodeResponse(std::string_view request_id, const Response& response
 
 std::string EncodeError(std::string_view request_id, Operation op, const Status& error) {
   msgpack::sbuffer buf;
-  ErrorBody body{static_cast<int>(error.code()), ErrorTypeString(error.code()), error.message()};
+  ErrorBody body{static_cast<int>(error.code()), ErrorTypeString(error.code()), error.message(), std::nullopt};
+  if (!error.item_payload().empty()) {
+    if (auto item = DecodeItem(error.item_payload()); item.ok()) body.item = std::move(item).value();
+  }
   PackFrame(&buf, FrameKind::kError, static_cast<uint16_t>(op), request_id, std::variant<ErrorBody>(body));
   return std::string(buf.data(), buf.size());
 }
@@ -116,6 +203,7 @@ DecodedRequest DecodeRequest(std::string_view bytes) {
   try {
     Status st = ParseEnvelope(bytes, &env);
     out.request_id = env.request_id;
+    out.auth = std::move(env.auth);
     if (!st.ok()) {
       out.request = st;
       return out;
@@ -153,7 +241,9 @@ DecodedReply DecodeReply(std::string_view bytes) {
       ErrorBody body;
       env.body->convert(body);
       ErrorCode code = ErrorCodeFromName(body.type);
-      out.response = Status(code == ErrorCode::kOk ? ErrorCode::kInternalServerError : code, body.message);
+      Status error(code == ErrorCode::kOk ? ErrorCode::kInternalServerError : code, body.message);
+      if (body.item) error = std::move(error).WithItemPayload(EncodeItem(*body.item));
+      out.response = std::move(error);
       return out;
     }
     if (env.kind != FrameKind::kResponse || !KnownOperation(env.op)) {

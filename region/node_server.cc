@@ -18,10 +18,11 @@ struct NodeServer::Shared {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bad_frames{0};
   std::atomic<uint64_t> replies_dropped{0};
+  std::atomic<uint64_t> auth_failures{0};
 };
 
-NodeServer::NodeServer(Engine* engine, NodeServerOptions options)
-    : engine_(engine), options_(std::move(options)), shared_(std::make_unique<Shared>()) {}
+NodeServer::NodeServer(RequestExecutor* executor, NodeServerOptions options)
+    : executor_(executor), options_(std::move(options)), shared_(std::make_unique<Shared>()) {}
 
 NodeServer::~NodeServer() { Stop(); }
 
@@ -68,7 +69,8 @@ void NodeServer::Stop() {
 }
 
 NodeServerStats NodeServer::stats() const {
-  return {shared_->requests.load(), shared_->bad_frames.load(), shared_->replies_dropped.load()};
+  return {shared_->requests.load(), shared_->bad_frames.load(), shared_->replies_dropped.load(),
+          shared_->auth_failures.load()};
 }
 
 void NodeServer::BrokerLoop() {
@@ -123,6 +125,23 @@ void NodeServer::BrokerLoop() {
   }
 }
 
+Status NodeServer::Authenticate(const proto::DecodedRequest& decoded, RequestContext* ctx) const {
+  const api::AccessStore* access = executor_->access();
+  if (!access) return Status::Ok();
+  if (!decoded.auth) {
+    return Status(ErrorCode::kMissingAuthenticationToken, "Request is missing Authentication Token");
+  }
+  std::optional<std::string> secret = access->Secret(decoded.auth->key_id);
+  if (!secret) {
+    return Status(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
+  }
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  MERIDIAN_RETURN_IF_ERROR(proto::VerifyFrameAuth(*decoded.auth, *secret, now, options_.max_skew_seconds));
+  ctx->principal = decoded.auth->key_id;
+  return Status::Ok();
+}
+
 void NodeServer::WorkerLoop() {
   Shared& s = *shared_;
   zmq::socket_t socket(s.context, zmq::socket_type::dealer);
@@ -143,11 +162,14 @@ void NodeServer::WorkerLoop() {
         s.bad_frames++;
         reply = proto::EncodeError(decoded.request_id, decoded.operation, decoded.request.status());
       } else {
+        RequestContext ctx{decoded.request_id, std::nullopt};
+        Status auth = Authenticate(decoded, &ctx);
         Result<Response> response = Status::Internal("not executed");
-        try {
-          response = engine_->Execute(decoded.request.value());
-        } catch (const std::exception& e) {
-          response = Status::Internal(std::string("internal error: ") + e.what());
+        if (!auth.ok()) {
+          s.auth_failures++;
+          response = auth;
+        } else {
+          response = executor_->Execute(ctx, decoded.request.value());
         }
         reply = response.ok() ? proto::EncodeResponse(decoded.request_id, response.value())
                               : proto::EncodeError(decoded.request_id, decoded.operation, response.status());

@@ -3,7 +3,9 @@
 // Shape: one broker thread owns the client-facing ROUTER and an inproc ROUTER to a fixed pool of
 // worker threads (the load-balancing broker of the ZeroMQ guide). The broker reads a client frame
 // only when a worker is idle, so requests wait in ZeroMQ's bounded queues (high-water marks), never
-// in a queue of ours; workers decode, execute on the Engine and encode. A reply to a client that is
+// in a queue of ours; workers decode, authenticate the frame (its key id and HMAC, proto/frame.h)
+// against the access store, execute through the RequestExecutor (authorization, the request-id
+// window, the Engine: the same path as the HTTP front end) and encode. A reply to a client that is
 // gone or whose queue is full is dropped and counted (ZMQ_ROUTER_MANDATORY makes that visible);
 // the client times out and retries. A frame that does not decode gets an error frame back.
 //
@@ -20,7 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "storage/engine.h"
+#include "proto/frame.h"
+#include "region/request_executor.h"
 #include "storage/status.h"
 
 namespace meridian {
@@ -31,18 +34,22 @@ struct NodeServerOptions {
   int workers = 8;
   // ZeroMQ high-water mark (messages) on every socket: bounds what waits per peer.
   int socket_hwm = 1000;
+  // Largest accepted difference between a signed frame's timestamp and the node's clock.
+  int64_t max_skew_seconds = 15 * 60;
 };
 
 struct NodeServerStats {
   uint64_t requests = 0;
   uint64_t bad_frames = 0;
   uint64_t replies_dropped = 0;
+  uint64_t auth_failures = 0;
 };
 
 class NodeServer {
  public:
-  // `engine` must outlive the server.
-  NodeServer(Engine* engine, NodeServerOptions options);
+  // `executor` must outlive the server. When executor->access() is set, every frame must be
+  // signed by one of its keys.
+  NodeServer(RequestExecutor* executor, NodeServerOptions options);
   ~NodeServer();  // Stops.
 
   NodeServer(const NodeServer&) = delete;
@@ -61,8 +68,10 @@ class NodeServer {
   struct Shared;
   void BrokerLoop();
   void WorkerLoop();
+  // Checks a decoded frame's signature when auth is on; sets ctx->principal.
+  Status Authenticate(const proto::DecodedRequest& decoded, RequestContext* ctx) const;
 
-  Engine* engine_;
+  RequestExecutor* executor_;
   NodeServerOptions options_;
   std::string endpoint_;
   std::unique_ptr<Shared> shared_;

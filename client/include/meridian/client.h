@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "storage/operations.h"
@@ -29,10 +30,25 @@
 
 namespace meridian {
 
+// An access key (api/access.h on the server side) that signs every request frame.
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+};
+
+// Reads `profile` from an AWS shared-credentials file (INI: `[profile]`, `aws_access_key_id = `,
+// `aws_secret_access_key = `), e.g. the DIR/credentials a node writes on first start.
+// ValidationException when the file cannot be read or lacks the profile or either key.
+Result<Credentials> LoadSharedCredentials(const std::string& path, const std::string& profile = "meridian");
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, when both are set.
+std::optional<Credentials> CredentialsFromEnvironment();
+
 struct ClientOptions {
   std::string endpoint = "tcp://127.0.0.1:7700";
   // Deadline for one request: connect, send and answer.
   std::chrono::milliseconds timeout{10000};
+  // Signs every frame when set; a node with auth on (the default) refuses unsigned frames.
+  std::optional<Credentials> credentials;
 };
 
 class Client {
@@ -49,6 +65,7 @@ class Client {
   Result<PutItemResponse> PutItem(const PutItemRequest& r);
   Result<GetItemResponse> GetItem(const GetItemRequest& r);
   Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r);
+  Result<UpdateItemResponse> UpdateItem(const UpdateItemRequest& r);
   Result<QueryResponse> Query(const QueryRequest& r);
   Result<ScanResponse> Scan(const ScanRequest& r);
   Result<BatchGetItemResponse> BatchGetItem(const BatchGetItemRequest& r);
