@@ -370,6 +370,35 @@ Status CheckWriteCondition(const expr::Condition* condition, const std::optional
   return failed;
 }
 
+// DynamoDB refuses a Query filter on the key attributes (the key condition is the place for them).
+// Operands nest only as deep as the parser allowed, and the walk keeps its own stack.
+Status CheckFilterAvoidsKeys(const expr::Condition& filter, const expr::Bindings& bindings,
+                             const KeySchemaInfo& k, bool legacy) {
+  std::vector<const expr::Operand*> pending;
+  for (const auto& node : filter.nodes)
+    for (const auto& operand : node.operands) pending.push_back(&operand);
+  while (!pending.empty()) {
+    const expr::Operand* o = pending.back();
+    pending.pop_back();
+    for (const auto& arg : o->args) pending.push_back(&arg);
+    if (o->type != expr::Operand::Type::kPath || o->path.empty()) continue;
+    const expr::PathElement& first = o->path.front();
+    std::string name = first.name;
+    if (first.type == expr::PathElement::Type::kIndex) continue;
+    if (first.type == expr::PathElement::Type::kNameRef) {
+      auto it = bindings.names.find(first.name);
+      if (it == bindings.names.end()) continue;  // reported as undefined by Validate
+      name = it->second;
+    }
+    if (name == k.pk_name || (k.sk_name && name == *k.sk_name)) {
+      return Status::Validation(legacy ? "QueryFilter can only contain non-key attributes: Primary key attribute: " + name
+                                       : "Filter Expression can only contain non-primary key attributes: Primary key "
+                                         "attribute: " + name);
+    }
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> KeyNames(const KeySchemaInfo& k) {
   std::vector<std::string> names = {k.pk_name};
   if (k.sk_name) names.push_back(*k.sk_name);
@@ -964,6 +993,7 @@ struct Engine::Impl {
                                                               r.expression_attribute_values, schema, &key_refs));
     }
     KeyCondition cond = std::move(*parsed_key);
+    if (filter) MERIDIAN_RETURN_IF_ERROR(CheckFilterAvoidsKeys(*filter, bindings, schema, r.query_filter.has_value()));
     // The key condition's placeholders count as used for the request-wide check.
     expr::ParsedExpression key_expression;
     key_expression.name_refs.assign(key_refs.names.begin(), key_refs.names.end());

@@ -1316,6 +1316,21 @@ TEST_F(EngineExpressionTest, QueryFilterAppliesAfterLimitAndProjectionShapesItem
   ASSERT_EQ(r.count, 1);  // sk 4
   EXPECT_EQ(r.items[0], (Item{{"sk", N("4")}}));
 
+  // A Query filter may not name a key attribute (the key condition is the place for those).
+  QueryRequest on_key;
+  on_key.table_name = "expr";
+  on_key.key_condition_expression = "pk = :p";
+  on_key.filter_expression = "#s > :one";
+  on_key.expression_attribute_names = {{"#s", "sk"}};
+  on_key.expression_attribute_values = {{":p", S("q")}, {":one", N("1")}};
+  auto key_filter = engine_->Query(on_key);
+  EXPECT_EQ(key_filter.status().code(), ErrorCode::kValidation);
+  EXPECT_EQ(key_filter.status().message(),
+            "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk");
+  on_key.filter_expression = "size(pk) > :one";
+  on_key.expression_attribute_names.clear();
+  EXPECT_EQ(engine_->Query(on_key).status().code(), ErrorCode::kValidation);
+
   // Unused placeholders across all of a request's expressions are refused.
   q.projection_expression.reset();
   q.expression_attribute_names.clear();
