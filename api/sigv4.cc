@@ -120,6 +120,8 @@ std::string StringToSign(std::string_view amz_date, std::string_view scope,
 }
 
 Status Invalid(std::string message) { return Status(ErrorCode::kInvalidSignature, std::move(message)); }
+// A malformed or incomplete Authorization header: DynamoDB's IncompleteSignatureException.
+Status Incomplete(std::string message) { return Status(ErrorCode::kIncompleteSignature, std::move(message)); }
 
 // All values of a header (by lower-case name), in order.
 std::vector<std::string_view> HeaderValues(const SignableRequest& r, std::string_view lower_name) {
@@ -220,11 +222,11 @@ Result<VerifiedIdentity> VerifySigV4(const SignableRequest& r, const SecretLooku
   if (auth.empty()) {
     return Status(ErrorCode::kMissingAuthenticationToken, "Request is missing Authentication Token");
   }
-  if (auth.size() > 1) return Invalid("Only one Authorization header is allowed.");
+  if (auth.size() > 1) return Incomplete("Only one Authorization header is allowed.");
   std::string_view header = Trim(auth[0]);
   if (header.substr(0, kAlgorithm.size()) != kAlgorithm ||
       (header.size() > kAlgorithm.size() && header[kAlgorithm.size()] != ' ')) {
-    return Invalid("Unsupported authorization type; only AWS4-HMAC-SHA256 is accepted.");
+    return Incomplete("Unsupported authorization type; only AWS4-HMAC-SHA256 is accepted.");
   }
   header.remove_prefix(kAlgorithm.size());
   std::map<std::string, std::string> parts;
@@ -233,12 +235,12 @@ Result<VerifiedIdentity> VerifySigV4(const SignableRequest& r, const SecretLooku
     std::string_view part = Trim(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     size_t eq = part.find('=');
-    if (eq == std::string_view::npos) return Invalid("Malformed Authorization header: '" + std::string(part) + "'");
+    if (eq == std::string_view::npos) return Incomplete("Malformed Authorization header: '" + std::string(part) + "'");
     parts[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
   }
   for (const char* required : {"Credential", "SignedHeaders", "Signature"}) {
     if (!parts.count(required)) {
-      return Invalid(std::string("Authorization header requires '") + required + "' parameter.");
+      return Incomplete(std::string("Authorization header requires '") + required + "' parameter.");
     }
   }
   // Credential = KEY/DATE/REGION/SERVICE/aws4_request
@@ -264,11 +266,11 @@ Result<VerifiedIdentity> VerifySigV4(const SignableRequest& r, const SecretLooku
 
   std::vector<std::string_view> dates = HeaderValues(r, "x-amz-date");
   if (dates.size() != 1) {
-    return Invalid("Authorization header requires existence of exactly one X-Amz-Date header.");
+    return Incomplete("Authorization header requires existence of exactly one X-Amz-Date header.");
   }
   std::string amz_date(Trim(dates[0]));
   std::optional<int64_t> signed_at = ParseAmzDate(amz_date);
-  if (!signed_at) return Invalid("X-Amz-Date must be in the ISO8601 basic format (YYYYMMDD'T'HHMMSS'Z'), not '" + amz_date + "'.");
+  if (!signed_at) return Incomplete("X-Amz-Date must be in the ISO8601 basic format (YYYYMMDD'T'HHMMSS'Z'), not '" + amz_date + "'.");
   if (cred[1] != amz_date.substr(0, 8)) {
     return Invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + cred[1] + "' != '" + amz_date.substr(0, 8) + "'.");
   }

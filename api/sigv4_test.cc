@@ -140,17 +140,21 @@ TEST(SigV4, MissingUnknownAndMalformed) {
   EXPECT_EQ(st.code(), ErrorCode::kUnrecognizedClient);
   EXPECT_EQ(st.message(), "The security token included in the request is invalid.");
 
-  for (const char* bad : {"AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=x", "Basic abc",
-                          "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/r/s3/aws4_request, "
-                          "SignedHeaders=host;x-amz-date, Signature=00"}) {
+  // Malformed headers are IncompleteSignatureException, as DynamoDB answers them.
+  for (const char* bad : {"AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=x", "Basic abc"}) {
     SignableRequest m = DynamoRequest(now);
     m.headers.back().second = bad;
-    EXPECT_EQ(VerifySigV4(m, Secrets(), now).status().code(), ErrorCode::kInvalidSignature) << bad;
+    EXPECT_EQ(VerifySigV4(m, Secrets(), now).status().code(), ErrorCode::kIncompleteSignature) << bad;
   }
+  // A well-formed header scoped to another service is a bad signature.
+  SignableRequest s3 = DynamoRequest(now);
+  s3.headers.back().second = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/r/s3/aws4_request, "
+                             "SignedHeaders=host;x-amz-date, Signature=00";
+  EXPECT_EQ(VerifySigV4(s3, Secrets(), now).status().code(), ErrorCode::kInvalidSignature);
   // Two Authorization headers.
   SignableRequest twice = DynamoRequest(now);
   twice.headers.push_back(twice.headers.back());
-  EXPECT_EQ(VerifySigV4(twice, Secrets(), now).status().code(), ErrorCode::kInvalidSignature);
+  EXPECT_EQ(VerifySigV4(twice, Secrets(), now).status().code(), ErrorCode::kIncompleteSignature);
 }
 
 TEST(SigV4, RegionIsCheckedWhenConfigured) {

@@ -16,13 +16,14 @@ constexpr std::string_view kValidate = "com.amazon.coral.validate#";
 constexpr std::string_view kService = "com.amazon.coral.service#";
 constexpr std::string_view kDynamo = "com.amazonaws.dynamodb.v20120810#";
 
-constexpr std::array<ErrorInfo, 19> kErrors = {{
+constexpr std::array<ErrorInfo, 20> kErrors = {{
     {ErrorCode::kOk, "OK", "", 200},
     {ErrorCode::kValidation, "ValidationException", kValidate, 400},
     {ErrorCode::kSerialization, "SerializationException", kService, 400},
     {ErrorCode::kUnknownOperation, "UnknownOperationException", kService, 400},
     {ErrorCode::kMissingAuthenticationToken, "MissingAuthenticationTokenException", kService, 400},
     {ErrorCode::kInvalidSignature, "InvalidSignatureException", kService, 400},
+    {ErrorCode::kIncompleteSignature, "IncompleteSignatureException", kService, 400},
     {ErrorCode::kUnrecognizedClient, "UnrecognizedClientException", kService, 400},
     {ErrorCode::kAccessDenied, "AccessDeniedException", kService, 400},
     {ErrorCode::kResourceNotFound, "ResourceNotFoundException", kDynamo, 400},
@@ -41,7 +42,9 @@ constexpr std::array<ErrorInfo, 19> kErrors = {{
 const ErrorInfo& Info(ErrorCode code) {
   for (const auto& e : kErrors)
     if (e.code == code) return e;
-  return kErrors[16];  // kInternalServerError
+  for (const auto& e : kErrors)
+    if (e.code == ErrorCode::kInternalServerError) return e;
+  return kErrors[0];  // unreachable: the table holds every code
 }
 
 }  // namespace

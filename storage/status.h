@@ -25,6 +25,7 @@ enum class ErrorCode : int {
   kUnknownOperation,
   kMissingAuthenticationToken,
   kInvalidSignature,
+  kIncompleteSignature,
   kUnrecognizedClient,
   kAccessDenied,
   // com.amazonaws.dynamodb.v20120810#

@@ -170,7 +170,7 @@ check("unsigned request",
 check("duplicated Authorization",
       dynamo_error(raw(signed("DynamoDB_20120810.ListTables", "{}",
                               extra=[("Authorization", "AWS4-HMAC-SHA256 Credential=x")])),
-                   400, "InvalidSignatureException"))
+                   400, "IncompleteSignatureException"))
 check("other method", dynamo_error(raw(b"DELETE / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
                                    400, "UnknownOperationException"))
 
