@@ -53,6 +53,8 @@ Requests (DynamoDB's JSON in and out):
   put TABLE 'ITEM_JSON'                   e.g. '{"pk":{"S":"a"},"n":{"N":"1"}}'
   get TABLE 'KEY_JSON' [--consistent]
   delete TABLE 'KEY_JSON'
+  update TABLE 'KEY_JSON' 'UPDATE_EXPRESSION' [--values JSON] [--names JSON] [--condition EXPR]
+         [--return NONE|ALL_OLD|UPDATED_OLD|ALL_NEW|UPDATED_NEW]   (default ALL_NEW)
   query TABLE 'KEY_CONDITION' [--values JSON] [--names JSON] [--limit N] [--desc] [--count]
   scan TABLE [--limit N] [--segment I --total-segments N] [--count]
 
@@ -127,11 +129,38 @@ std::optional<Credentials> ResolveCredentials(const Args& args, std::string* err
 
 const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input", "credentials", "profile",
                                                    "values", "names", "limit", "segment",
-                                                   "total-segments"};
+                                                   "total-segments", "condition", "return"};
 const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count"};
 
 void PrintJson(const nlohmann::json& j, bool pretty) {
   std::cout << (pretty ? j.dump(2) : j.dump()) << std::endl;
+}
+
+// The node's address, credentials and timeout from the request options; a usage exit code on a
+// bad option.
+int ClientOptionsFrom(const Args& args, ClientOptions* options) {
+  options->endpoint = ResolveEndpoint(args);
+  std::string credentials_error;
+  options->credentials = ResolveCredentials(args, &credentials_error);
+  if (!credentials_error.empty()) return UsageError(credentials_error);
+  if (auto t = args.Get("timeout-ms")) {
+    char* end = nullptr;
+    long ms = std::strtol(t->c_str(), &end, 10);
+    if (*end != '\0' || ms <= 0) return UsageError("--timeout-ms takes a positive number");
+    options->timeout = std::chrono::milliseconds(ms);
+  }
+  return kExitOk;
+}
+
+// Prints a failed call as the conventions say: unreachable or timed out on stderr (exit 3), an
+// API error as DynamoDB's error JSON on stdout (exit 1).
+int ReportFailure(const Status& status, bool pretty) {
+  if (status.code() == ErrorCode::kUnreachable || status.code() == ErrorCode::kTimeout) {
+    std::cerr << "meridian: " << status.message() << "\n";
+    return kExitUnreachable;
+  }
+  PrintJson(api::EncodeError(status), pretty);
+  return kExitApiError;
 }
 
 // Decodes a DynamoDB JSON request, sends it, prints the answer. The one path every request
@@ -144,27 +173,10 @@ int SendJson(const Args& args, const std::string& operation, const std::string& 
     return kExitApiError;
   }
   ClientOptions options;
-  options.endpoint = ResolveEndpoint(args);
-  std::string credentials_error;
-  options.credentials = ResolveCredentials(args, &credentials_error);
-  if (!credentials_error.empty()) return UsageError(credentials_error);
-  if (auto t = args.Get("timeout-ms")) {
-    char* end = nullptr;
-    long ms = std::strtol(t->c_str(), &end, 10);
-    if (*end != '\0' || ms <= 0) return UsageError("--timeout-ms takes a positive number");
-    options.timeout = std::chrono::milliseconds(ms);
-  }
+  if (int rc = ClientOptionsFrom(args, &options); rc != kExitOk) return rc;
   Client client(options);
   Result<Response> response = client.Call(request.value());
-  if (!response.ok()) {
-    ErrorCode code = response.status().code();
-    if (code == ErrorCode::kUnreachable || code == ErrorCode::kTimeout) {
-      std::cerr << "meridian: " << response.status().message() << "\n";
-      return kExitUnreachable;
-    }
-    PrintJson(api::EncodeError(response.status()), pretty);
-    return kExitApiError;
-  }
+  if (!response.ok()) return ReportFailure(response.status(), pretty);
   PrintJson(api::EncodeResponse(response.value()), pretty);
   return kExitOk;
 }
@@ -218,24 +230,13 @@ int CmdTables(const Args& args) {
   nlohmann::json all = nlohmann::json::array();
   std::optional<std::string> start;
   ClientOptions options;
-  options.endpoint = ResolveEndpoint(args);
-  std::string credentials_error;
-  options.credentials = ResolveCredentials(args, &credentials_error);
-  if (!credentials_error.empty()) return UsageError(credentials_error);
+  if (int rc = ClientOptionsFrom(args, &options); rc != kExitOk) return rc;
   Client client(options);
   for (int page = 0; page < 100000; ++page) {
     ListTablesRequest r;
     r.exclusive_start_table_name = start;
     Result<ListTablesResponse> resp = client.ListTables(r);
-    if (!resp.ok()) {
-      ErrorCode code = resp.status().code();
-      if (code == ErrorCode::kUnreachable || code == ErrorCode::kTimeout) {
-        std::cerr << "meridian: " << resp.status().message() << "\n";
-        return kExitUnreachable;
-      }
-      PrintJson(api::EncodeError(resp.status()), args.Has("pretty"));
-      return kExitApiError;
-    }
+    if (!resp.ok()) return ReportFailure(resp.status(), args.Has("pretty"));
     for (const auto& n : resp->table_names) all.push_back(n);
     if (!resp->last_evaluated_table_name) break;
     start = resp->last_evaluated_table_name;
@@ -275,6 +276,31 @@ int CmdItem(const Args& args, const char* operation, const char* member) {
   return SendJson(args, operation, body.dump());
 }
 
+// Adds --values and --names (JSON maps) to a request body; false after a usage message.
+bool AddPlaceholders(const Args& args, nlohmann::json* body) {
+  for (const auto& [flag, member] : {std::pair{"values", "ExpressionAttributeValues"},
+                                     std::pair{"names", "ExpressionAttributeNames"}}) {
+    auto text = args.Get(flag);
+    if (!text) continue;
+    auto j = JsonArg(std::string("--") + flag, *text);
+    if (!j) return false;
+    (*body)[member] = *j;
+  }
+  return true;
+}
+
+int CmdUpdate(const Args& args) {
+  const auto& pos = args.positional();
+  if (pos.size() != 3) return UsageError("update TABLE 'KEY_JSON' 'UPDATE_EXPRESSION'");
+  auto key = JsonArg("KEY_JSON", pos[1]);
+  if (!key) return kExitUsage;
+  nlohmann::json body = {{"TableName", pos[0]}, {"Key", *key}, {"UpdateExpression", pos[2]},
+                         {"ReturnValues", args.GetOr("return", "ALL_NEW")}};
+  if (auto c = args.Get("condition")) body["ConditionExpression"] = *c;
+  if (!AddPlaceholders(args, &body)) return kExitUsage;
+  return SendJson(args, "UpdateItem", body.dump());
+}
+
 int CmdQueryOrScan(const Args& args, bool query) {
   const auto& pos = args.positional();
   if (query ? pos.size() != 2 : pos.size() != 1) {
@@ -283,16 +309,7 @@ int CmdQueryOrScan(const Args& args, bool query) {
   nlohmann::json body = {{"TableName", pos[0]}};
   if (query) {
     body["KeyConditionExpression"] = pos[1];
-    if (auto v = args.Get("values")) {
-      auto j = JsonArg("--values", *v);
-      if (!j) return kExitUsage;
-      body["ExpressionAttributeValues"] = *j;
-    }
-    if (auto n = args.Get("names")) {
-      auto j = JsonArg("--names", *n);
-      if (!j) return kExitUsage;
-      body["ExpressionAttributeNames"] = *j;
-    }
+    if (!AddPlaceholders(args, &body)) return kExitUsage;
     if (args.Has("desc")) body["ScanIndexForward"] = false;
   }
   for (const char* name : {"limit", "segment", "total-segments"}) {
@@ -514,6 +531,7 @@ int Main(int argc, char** argv) {
   if (command == "put") return CmdItem(args, "PutItem", "Item");
   if (command == "get") return CmdItem(args, "GetItem", "Key");
   if (command == "delete") return CmdItem(args, "DeleteItem", "Key");
+  if (command == "update") return CmdUpdate(args);
   if (command == "query") return CmdQueryOrScan(args, true);
   if (command == "scan") return CmdQueryOrScan(args, false);
   return UsageError("unknown command '" + command + "'");

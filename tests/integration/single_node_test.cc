@@ -89,6 +89,13 @@ TEST_F(SingleNodeTest, CliCreatesWritesReadsQueriesAndScans) {
   EXPECT_EQ(q["Items"][0]["song"]["N"], "4");
   EXPECT_EQ(q["Items"][2]["song"]["N"], "2");
 
+  auto [urc, updated] = Cli({"update", "music", R"({"artist":{"S":"Pärt"},"song":{"N":"2"}})",
+                             "SET plays = if_not_exists(plays, :zero) + :one", "--values",
+                             R"({":zero":{"N":"0"},":one":{"N":"1"}})", "--condition", "attribute_exists(title)"});
+  ASSERT_EQ(urc, 0) << updated;
+  EXPECT_EQ(updated["Attributes"]["plays"]["N"], "1");
+  EXPECT_EQ(updated["Attributes"]["title"]["S"], "t2");
+
   auto [src, s] = Cli({"scan", "music", "--count"});
   ASSERT_EQ(src, 0);
   EXPECT_EQ(s["Count"], 5);
