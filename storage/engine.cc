@@ -763,7 +763,10 @@ struct Engine::Impl {
     return WriteUnits(std::max(old_size, new_size));
   }
 
-  Result<PutItemResponse> PutItem(const PutItemRequest& r) {
+  // PutItem and DeleteItem: a conditional write of a whole item (`new_item`) or its removal
+  // (`new_item` null, `item_or_key` the key). Returns the old item and the write's capacity units.
+  template <typename Response, typename Req>
+  Result<Response> WholeItemWrite(const Req& r, const Item& item_or_key, const Item* new_item) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
     if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
       return Status::Validation("Return values set to invalid value");
@@ -773,22 +776,31 @@ struct Engine::Impl {
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     KeySchemaInfo schema = SchemaOf(table->desc);
-    MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, r.item));
+    MERIDIAN_RETURN_IF_ERROR(new_item ? ValidateItem(schema, *new_item) : ValidateKey(schema, item_or_key));
     PlannedWrite w;
     w.table = table;
-    w.key = ItemKeyOf(table->id, schema, r.item);
-    w.new_item = &r.item;
+    w.key = ItemKeyOf(table->id, schema, item_or_key);
+    w.new_item = new_item;
     std::lock_guard item_lock(stripes[StripeOf(w.key)]);
     MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
     MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
                                                  r.condition.return_values_on_condition_check_failure));
     rocksdb::WriteBatch batch;
     MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
-    PutItemResponse out;
+    // Deleting an absent item writes nothing.
+    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    Response out;
     if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
     out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
     return out;
+  }
+
+  Result<PutItemResponse> PutItem(const PutItemRequest& r) {
+    return WholeItemWrite<PutItemResponse>(r, r.item, &r.item);
+  }
+
+  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r) {
+    return WholeItemWrite<DeleteItemResponse>(r, r.key, nullptr);
   }
 
   Result<GetItemResponse> GetItem(const GetItemRequest& r) {
@@ -812,33 +824,6 @@ struct Engine::Impl {
       MERIDIAN_ASSIGN_OR_RETURN(out.item, Projected(projection.get(), bindings, std::move(*item)));
     }
     out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, false);
-    return out;
-  }
-
-  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r) {
-    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
-    if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
-      return Status::Validation("Return values set to invalid value");
-    }
-    expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
-    MERIDIAN_ASSIGN_OR_RETURN(auto condition, ConditionOnlyWrite(r.condition, bindings));
-    std::shared_lock lock(catalog_mutex);
-    MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
-    KeySchemaInfo schema = SchemaOf(table->desc);
-    MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, r.key));
-    PlannedWrite w;
-    w.table = table;
-    w.key = ItemKeyOf(table->id, schema, r.key);
-    std::lock_guard item_lock(stripes[StripeOf(w.key)]);
-    MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
-    MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
-                                                 r.condition.return_values_on_condition_check_failure));
-    rocksdb::WriteBatch batch;
-    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
-    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
-    DeleteItemResponse out;
-    if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
-    out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
     return out;
   }
 
