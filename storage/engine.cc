@@ -505,6 +505,32 @@ struct Engine::Impl {
     return std::shared_ptr<const expr::Projection>();
   }
 
+  // The filter and projection of a Query or Scan (expressions or their legacy forms), after the
+  // parameter-style check over everything the request sent; `styles` already holds the
+  // operation's own members (Query's key condition).
+  struct PageExpressions {
+    std::shared_ptr<const expr::Condition> filter;
+    std::shared_ptr<const expr::Projection> projection;
+  };
+  template <typename Req>
+  Result<PageExpressions> PageExpressionsOf(const Req& r, const std::optional<LegacyConditions>& legacy_filter,
+                                            const char* legacy_filter_name, expr::LegacyKind kind,
+                                            const expr::Bindings& bindings, ParameterStyles* styles,
+                                            std::vector<const expr::ParsedExpression*>* parsed) {
+    styles->Legacy(legacy_filter.has_value(), legacy_filter_name);
+    styles->Legacy(r.conditional_operator.has_value(), "ConditionalOperator");
+    styles->Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
+    styles->Expression(r.filter_expression.has_value(), "FilterExpression");
+    styles->Expression(r.projection_expression.has_value(), "ProjectionExpression");
+    MERIDIAN_RETURN_IF_ERROR(styles->Check(r.expression_attribute_names, r.expression_attribute_values));
+    PageExpressions out;
+    MERIDIAN_ASSIGN_OR_RETURN(out.filter, FilterOf(r.filter_expression, legacy_filter, r.conditional_operator, kind,
+                                                   bindings, parsed));
+    MERIDIAN_ASSIGN_OR_RETURN(out.projection,
+                              ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, parsed));
+    return out;
+  }
+
   static Result<Item> Projected(const expr::Projection* projection, const expr::Bindings& bindings, Item item) {
     if (projection == nullptr) return item;
     return expr::Project(*projection, bindings, item);
@@ -953,17 +979,11 @@ struct Engine::Impl {
     std::vector<const expr::ParsedExpression*> parsed;
     ParameterStyles styles;
     styles.Legacy(r.key_conditions.has_value(), "KeyConditions");
-    styles.Legacy(r.query_filter.has_value(), "QueryFilter");
-    styles.Legacy(r.conditional_operator.has_value(), "ConditionalOperator");
-    styles.Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
     styles.Expression(!r.key_condition_expression.empty(), "KeyConditionExpression");
-    styles.Expression(r.filter_expression.has_value(), "FilterExpression");
-    styles.Expression(r.projection_expression.has_value(), "ProjectionExpression");
-    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, r.expression_attribute_values));
-    MERIDIAN_ASSIGN_OR_RETURN(auto filter, FilterOf(r.filter_expression, r.query_filter, r.conditional_operator,
-                                                    expr::LegacyKind::kQueryFilter, bindings, &parsed));
-    MERIDIAN_ASSIGN_OR_RETURN(auto projection,
-                              ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, &parsed));
+    MERIDIAN_ASSIGN_OR_RETURN(PageExpressions page_expressions,
+                              PageExpressionsOf(r, r.query_filter, "QueryFilter", expr::LegacyKind::kQueryFilter,
+                                                bindings, &styles, &parsed));
+    auto& [filter, projection] = page_expressions;
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
     if (r.index_name) return Status::Validation("The table does not have the specified index: " + *r.index_name);
@@ -1061,16 +1081,10 @@ struct Engine::Impl {
     expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
     std::vector<const expr::ParsedExpression*> parsed;
     ParameterStyles styles;
-    styles.Legacy(r.scan_filter.has_value(), "ScanFilter");
-    styles.Legacy(r.conditional_operator.has_value(), "ConditionalOperator");
-    styles.Legacy(r.attributes_to_get.has_value(), "AttributesToGet");
-    styles.Expression(r.filter_expression.has_value(), "FilterExpression");
-    styles.Expression(r.projection_expression.has_value(), "ProjectionExpression");
-    MERIDIAN_RETURN_IF_ERROR(styles.Check(r.expression_attribute_names, r.expression_attribute_values));
-    MERIDIAN_ASSIGN_OR_RETURN(auto filter, FilterOf(r.filter_expression, r.scan_filter, r.conditional_operator,
-                                                    expr::LegacyKind::kScanFilter, bindings, &parsed));
-    MERIDIAN_ASSIGN_OR_RETURN(auto projection,
-                              ProjectionOf(r.projection_expression, r.attributes_to_get, bindings, &parsed));
+    MERIDIAN_ASSIGN_OR_RETURN(PageExpressions page_expressions,
+                              PageExpressionsOf(r, r.scan_filter, "ScanFilter", expr::LegacyKind::kScanFilter,
+                                                bindings, &styles, &parsed));
+    auto& [filter, projection] = page_expressions;
     MERIDIAN_RETURN_IF_ERROR(expr::CheckPlaceholdersUsed(parsed, bindings));
     PageFilter page_filter{filter.get(), projection.get(), &bindings};
     std::shared_lock lock(catalog_mutex);

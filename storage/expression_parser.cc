@@ -605,29 +605,31 @@ class Parser {
 
 }  // namespace
 
-Result<std::shared_ptr<const Condition>> ParseCondition(std::string_view text, Kind kind) {
-  assert(kind == Kind::kCondition || kind == Kind::kFilter || kind == Kind::kKeyCondition);
+namespace {
+
+// Parses `text` as one expression of `kind` into a fresh, then shared and immutable, T.
+template <typename T>
+Result<std::shared_ptr<const T>> ParseInto(std::string_view text, Kind kind, Status (Parser::*parse)(T*)) {
   Parser parser(text, kind);
   MERIDIAN_RETURN_IF_ERROR(parser.Start());
-  auto out = std::make_shared<Condition>();
-  MERIDIAN_RETURN_IF_ERROR(parser.ParseConditionText(out.get()));
-  return std::shared_ptr<const Condition>(std::move(out));
+  auto out = std::make_shared<T>();
+  MERIDIAN_RETURN_IF_ERROR((parser.*parse)(out.get()));
+  return std::shared_ptr<const T>(std::move(out));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Condition>> ParseCondition(std::string_view text, Kind kind) {
+  assert(kind == Kind::kCondition || kind == Kind::kFilter || kind == Kind::kKeyCondition);
+  return ParseInto<Condition>(text, kind, &Parser::ParseConditionText);
 }
 
 Result<std::shared_ptr<const Update>> ParseUpdate(std::string_view text) {
-  Parser parser(text, Kind::kUpdate);
-  MERIDIAN_RETURN_IF_ERROR(parser.Start());
-  auto out = std::make_shared<Update>();
-  MERIDIAN_RETURN_IF_ERROR(parser.ParseUpdateText(out.get()));
-  return std::shared_ptr<const Update>(std::move(out));
+  return ParseInto<Update>(text, Kind::kUpdate, &Parser::ParseUpdateText);
 }
 
 Result<std::shared_ptr<const Projection>> ParseProjection(std::string_view text) {
-  Parser parser(text, Kind::kProjection);
-  MERIDIAN_RETURN_IF_ERROR(parser.Start());
-  auto out = std::make_shared<Projection>();
-  MERIDIAN_RETURN_IF_ERROR(parser.ParseProjectionText(out.get()));
-  return std::shared_ptr<const Projection>(std::move(out));
+  return ParseInto<Projection>(text, Kind::kProjection, &Parser::ParseProjectionText);
 }
 
 }  // namespace meridian::expr
