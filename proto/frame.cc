@@ -103,7 +103,7 @@ Status ParseEnvelope(std::string_view bytes, Envelope* env) {
   if (f[0].type != msgpack::type::POSITIVE_INTEGER || f[0].via.u64 != kProtocolVersion) {
     return Status::Serialization("unsupported protocol version");
   }
-  if (f[1].type != msgpack::type::POSITIVE_INTEGER || f[1].via.u64 < 1 || f[1].via.u64 > 3) {
+  if (f[1].type != msgpack::type::POSITIVE_INTEGER || f[1].via.u64 < 1 || f[1].via.u64 > kMaxFrameKind) {
     return Status::Serialization("bad frame kind");
   }
   env->kind = static_cast<FrameKind>(f[1].via.u64);
@@ -118,12 +118,8 @@ Status ParseEnvelope(std::string_view bytes, Envelope* env) {
 
 bool KnownOperation(uint16_t op) { return op >= 1 && op <= kOperationCount; }
 
-}  // namespace
 
-std::string EncodeRequest(std::string_view request_id, const Request& request,
-                          const FrameCredentials* credentials, int64_t now) {
-  msgpack::sbuffer buf;
-  PackFrame(&buf, FrameKind::kRequest, static_cast<uint16_t>(OperationOf(request)), request_id, request);
+std::string SignPacked(const msgpack::sbuffer& buf, const FrameCredentials* credentials, int64_t now) {
   if (!credentials) return std::string(buf.data(), buf.size());
   if (now == 0) {
     now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -141,6 +137,60 @@ std::string EncodeRequest(std::string_view request_id, const Request& request,
   out.append(elements);
   out.append(auth.data(), auth.size());
   return out;
+}
+
+}  // namespace
+
+std::string EncodeRequest(std::string_view request_id, const Request& request,
+                          const FrameCredentials* credentials, int64_t now) {
+  msgpack::sbuffer buf;
+  PackFrame(&buf, FrameKind::kRequest, static_cast<uint16_t>(OperationOf(request)), request_id, request);
+  return SignPacked(buf, credentials, now);
+}
+
+std::string EncodeFrame(FrameKind kind, uint16_t op, std::string_view request_id,
+                        std::string_view packed_body, const FrameCredentials* credentials,
+                        int64_t now) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_array(5);
+  pk.pack(kProtocolVersion);
+  pk.pack(static_cast<uint8_t>(kind));
+  pk.pack(op);
+  pk.pack(request_id);
+  buf.write(packed_body.data(), packed_body.size());
+  return SignPacked(buf, credentials, now);
+}
+
+Status DecodeFrame(std::string_view bytes, RawFrame* out) {
+  Envelope env;
+  try {
+    Status st = ParseEnvelope(bytes, &env);
+    out->request_id = env.request_id;
+    out->auth = std::move(env.auth);
+    if (!st.ok()) return st;
+    out->kind = env.kind;
+    out->op = env.op;
+    out->handle = std::move(env.handle);
+    out->body = env.body;
+  } catch (const DecodeError& e) {
+    return e.status();
+  } catch (const std::exception& e) {
+    return Status::Serialization(std::string("frame does not decode: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+std::optional<FrameKind> PeekFrameKind(std::string_view bytes) {
+  // [0x95|0x96, version (positive fixint), kind (positive fixint), ...]
+  if (bytes.size() < 3) return std::nullopt;
+  uint8_t header = static_cast<uint8_t>(bytes[0]);
+  uint8_t kind = static_cast<uint8_t>(bytes[2]);
+  if ((header != 0x95 && header != 0x96) || static_cast<uint8_t>(bytes[1]) != kProtocolVersion ||
+      kind < 1 || kind > kMaxFrameKind) {
+    return std::nullopt;
+  }
+  return static_cast<FrameKind>(kind);
 }
 
 std::string FrameSignature(std::string_view secret, std::string_view key_id, int64_t timestamp,
@@ -197,6 +247,15 @@ std::string EncodeError(std::string_view request_id, Operation op, const Status&
   return std::string(buf.data(), buf.size());
 }
 
+Status DecodeErrorBody(const msgpack::object& o) {
+  ErrorBody body;
+  o.convert(body);
+  ErrorCode code = ErrorCodeFromName(body.type);
+  Status error(code == ErrorCode::kOk ? ErrorCode::kInternalServerError : code, body.message);
+  if (body.item) error = std::move(error).WithItemPayload(EncodeItem(*body.item));
+  return error;
+}
+
 DecodedRequest DecodeRequest(std::string_view bytes) {
   DecodedRequest out;
   Envelope env;
@@ -238,12 +297,7 @@ DecodedReply DecodeReply(std::string_view bytes) {
       return out;
     }
     if (env.kind == FrameKind::kError) {
-      ErrorBody body;
-      env.body->convert(body);
-      ErrorCode code = ErrorCodeFromName(body.type);
-      Status error(code == ErrorCode::kOk ? ErrorCode::kInternalServerError : code, body.message);
-      if (body.item) error = std::move(error).WithItemPayload(EncodeItem(*body.item));
-      out.response = std::move(error);
+      out.response = DecodeErrorBody(*env.body);
       return out;
     }
     if (env.kind != FrameKind::kResponse || !KnownOperation(env.op)) {

@@ -30,6 +30,8 @@
 #include <string>
 #include <string_view>
 
+#include <msgpack.hpp>
+
 #include "storage/operations.h"
 #include "storage/status.h"
 
@@ -43,7 +45,10 @@ inline constexpr size_t kMaxFrameBytes = 24u << 20;
 // between kMaxFrameBytes and this still reach the decoder and get an error reply.
 inline constexpr int64_t kSocketMaxMessageBytes = 64ll << 20;
 
-enum class FrameKind : uint8_t { kRequest = 1, kResponse = 2, kError = 3 };
+// kNode: an operator request to one facility node (proto/node.h), answered by kResponse/kError.
+// kPeer: Raft traffic between the facilities of a region (region/raft_codec.h), never answered.
+enum class FrameKind : uint8_t { kRequest = 1, kResponse = 2, kError = 3, kNode = 4, kPeer = 5 };
+inline constexpr uint8_t kMaxFrameKind = 5;
 
 // The signature part of a signed request frame, with the bytes it covers.
 struct FrameAuth {
@@ -89,5 +94,26 @@ struct DecodedReply {
   Result<Response> response = Status::Serialization("empty frame");
 };
 DecodedReply DecodeReply(std::string_view bytes);
+
+// The generic layer under the typed frames, for the node and peer kinds.
+// Encodes [version, kind, op, request_id, <body: already msgpack-encoded bytes>] and signs it
+// when `credentials` is given, exactly as EncodeRequest does.
+std::string EncodeFrame(FrameKind kind, uint16_t op, std::string_view request_id,
+                        std::string_view packed_body, const FrameCredentials* credentials = nullptr,
+                        int64_t now_epoch_seconds = 0);
+struct RawFrame {
+  FrameKind kind = FrameKind::kRequest;
+  uint16_t op = 0;
+  std::string request_id;
+  std::optional<FrameAuth> auth;
+  msgpack::object_handle handle;      // owns the decoded objects
+  const msgpack::object* body = nullptr;  // into handle
+};
+// Decodes the envelope of any kind (same bounds and errors as DecodeRequest).
+Status DecodeFrame(std::string_view bytes, RawFrame* out);
+// The Status an error frame's body carries. Throws msgpack errors on a malformed body.
+Status DecodeErrorBody(const msgpack::object& body);
+// The kind of a frame, without decoding the body; nullopt when it is not a frame.
+std::optional<FrameKind> PeekFrameKind(std::string_view bytes);
 
 }  // namespace meridian::proto

@@ -16,7 +16,7 @@ constexpr std::string_view kValidate = "com.amazon.coral.validate#";
 constexpr std::string_view kService = "com.amazon.coral.service#";
 constexpr std::string_view kDynamo = "com.amazonaws.dynamodb.v20120810#";
 
-constexpr std::array<ErrorInfo, 20> kErrors = {{
+constexpr std::array<ErrorInfo, 21> kErrors = {{
     {ErrorCode::kOk, "OK", "", 200},
     {ErrorCode::kValidation, "ValidationException", kValidate, 400},
     {ErrorCode::kSerialization, "SerializationException", kService, 400},
@@ -35,6 +35,7 @@ constexpr std::array<ErrorInfo, 20> kErrors = {{
     {ErrorCode::kLimitExceeded, "LimitExceededException", kDynamo, 400},
     {ErrorCode::kTransactionConflict, "TransactionConflictException", kDynamo, 400},
     {ErrorCode::kInternalServerError, "InternalServerError", kDynamo, 500},
+    {ErrorCode::kServiceUnavailable, "ServiceUnavailable", kDynamo, 503},
     {ErrorCode::kUnreachable, "UnreachableError", "meridian#", 503},
     {ErrorCode::kTimeout, "TimeoutError", "meridian#", 504},
 }};

@@ -38,6 +38,9 @@ enum class ErrorCode : int {
   kLimitExceeded,
   kTransactionConflict,
   kInternalServerError,
+  // The region has no leader it can reach (a quorum of facilities is down or cut off), or the
+  // node is shutting down. HTTP 503, which the AWS SDKs retry.
+  kServiceUnavailable,
   // Client-side conditions (never sent by a server): the node could not be reached or did not
   // answer within the deadline.
   kUnreachable,
