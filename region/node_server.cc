@@ -5,6 +5,7 @@
 #include <zmq_addon.hpp>
 
 #include "proto/frame.h"
+#include "proto/node.h"
 
 namespace meridian {
 
@@ -77,12 +78,14 @@ void NodeServer::BrokerLoop() {
   Shared& s = *shared_;
   // Identities of idle workers; at most options_.workers entries.
   std::deque<std::string> idle;
+  // Client frames waiting for a worker: [identity, payload], at most options_.backlog.
+  std::deque<std::pair<zmq::message_t, zmq::message_t>> backlog;
   std::vector<zmq::message_t> parts;
   for (;;) {
     zmq::pollitem_t items[] = {
         {s.control_in.handle(), 0, ZMQ_POLLIN, 0},
         {s.backend.handle(), 0, ZMQ_POLLIN, 0},
-        {s.frontend.handle(), 0, static_cast<short>(idle.empty() ? 0 : ZMQ_POLLIN), 0},
+        {s.frontend.handle(), 0, ZMQ_POLLIN, 0},
     };
     try {
       zmq::poll(items, 3, std::chrono::milliseconds(-1));
@@ -108,7 +111,7 @@ void NodeServer::BrokerLoop() {
       }
     }
 
-    if ((items[2].revents & ZMQ_POLLIN) && !idle.empty()) {
+    if (items[2].revents & ZMQ_POLLIN) {
       parts.clear();
       (void)zmq::recv_multipart(s.frontend, std::back_inserter(parts));
       if (parts.size() < 2) continue;
@@ -116,30 +119,93 @@ void NodeServer::BrokerLoop() {
       // by the worker as an empty payload.
       zmq::message_t payload;
       if (parts.size() == 2) payload = std::move(parts[1]);
+      std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
+      if (proto::PeekFrameKind(bytes) == proto::FrameKind::kPeer) {
+        if (options_.on_peer_frame) options_.on_peer_frame(std::string(bytes));
+        continue;
+      }
+      if (backlog.size() >= options_.backlog) {
+        s.replies_dropped++;
+        std::string reply = proto::EncodeError("", Operation::kGetItem,
+                                               Status(ErrorCode::kServiceUnavailable, "the node is overloaded; retry"));
+        try {
+          auto sent = s.frontend.send(parts[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+          if (sent) (void)s.frontend.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+        } catch (const zmq::error_t&) {
+        }
+        continue;
+      }
+      backlog.emplace_back(std::move(parts[0]), std::move(payload));
+    }
+
+    while (!idle.empty() && !backlog.empty()) {
       std::string worker = std::move(idle.front());
       idle.pop_front();
+      auto& [client, payload] = backlog.front();
       s.backend.send(zmq::buffer(worker), zmq::send_flags::sndmore);
-      s.backend.send(parts[0], zmq::send_flags::sndmore);
+      s.backend.send(client, zmq::send_flags::sndmore);
       s.backend.send(payload, zmq::send_flags::none);
+      backlog.pop_front();
     }
   }
 }
 
-Status NodeServer::Authenticate(const proto::DecodedRequest& decoded, RequestContext* ctx) const {
+Status NodeServer::Authenticate(const std::optional<proto::FrameAuth>& auth,
+                                std::optional<std::string>* principal) const {
   const api::AccessStore* access = executor_->access();
   if (!access) return Status::Ok();
-  if (!decoded.auth) {
+  if (!auth) {
     return Status(ErrorCode::kMissingAuthenticationToken, "Request is missing Authentication Token");
   }
-  std::optional<std::string> secret = access->Secret(decoded.auth->key_id);
+  std::optional<std::string> secret = access->Secret(auth->key_id);
   if (!secret) {
     return Status(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
   }
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  MERIDIAN_RETURN_IF_ERROR(proto::VerifyFrameAuth(*decoded.auth, *secret, now, options_.max_skew_seconds));
-  ctx->principal = decoded.auth->key_id;
+  MERIDIAN_RETURN_IF_ERROR(proto::VerifyFrameAuth(*auth, *secret, now, options_.max_skew_seconds));
+  *principal = auth->key_id;
   return Status::Ok();
+}
+
+std::string NodeServer::HandleFrame(std::string_view bytes) {
+  Shared& s = *shared_;
+  if (proto::PeekFrameKind(bytes) == proto::FrameKind::kNode) {
+    proto::RawFrame frame;
+    Status st = proto::DecodeFrame(bytes, &frame);
+    auto op = static_cast<proto::NodeOp>(frame.op);
+    if (!st.ok()) {
+      s.bad_frames++;
+      return proto::EncodeNodeError(frame.request_id, op, st);
+    }
+    std::optional<std::string> principal;
+    st = Authenticate(frame.auth, &principal);
+    if (!st.ok()) {
+      s.auth_failures++;
+      return proto::EncodeNodeError(frame.request_id, op, st);
+    }
+    if (!options_.on_node_frame) {
+      return proto::EncodeNodeError(frame.request_id, op,
+                                    Status(ErrorCode::kUnknownOperation, "this node serves no node operations"));
+    }
+    return options_.on_node_frame(frame, principal);
+  }
+  proto::DecodedRequest decoded = proto::DecodeRequest(bytes);
+  if (!decoded.request.ok()) {
+    s.bad_frames++;
+    return proto::EncodeError(decoded.request_id, decoded.operation, decoded.request.status());
+  }
+  RequestContext ctx{decoded.request_id, std::nullopt};
+  Status auth = Authenticate(decoded.auth, &ctx.principal);
+  Result<Response> response = Status::Internal("not executed");
+  if (!auth.ok()) {
+    s.auth_failures++;
+    response = auth;
+  } else {
+    response = executor_->Execute(ctx, decoded.request.value());
+  }
+  return response.ok() ? proto::EncodeResponse(decoded.request_id, response.value())
+                       : proto::EncodeError(decoded.request_id, decoded.operation, response.status());
 }
 
 void NodeServer::WorkerLoop() {
@@ -156,24 +222,7 @@ void NodeServer::WorkerLoop() {
       if (parts.size() != 2) continue;
       s.requests++;
       std::string_view bytes(static_cast<const char*>(parts[1].data()), parts[1].size());
-      proto::DecodedRequest decoded = proto::DecodeRequest(bytes);
-      std::string reply;
-      if (!decoded.request.ok()) {
-        s.bad_frames++;
-        reply = proto::EncodeError(decoded.request_id, decoded.operation, decoded.request.status());
-      } else {
-        RequestContext ctx{decoded.request_id, std::nullopt};
-        Status auth = Authenticate(decoded, &ctx);
-        Result<Response> response = Status::Internal("not executed");
-        if (!auth.ok()) {
-          s.auth_failures++;
-          response = auth;
-        } else {
-          response = executor_->Execute(ctx, decoded.request.value());
-        }
-        reply = response.ok() ? proto::EncodeResponse(decoded.request_id, response.value())
-                              : proto::EncodeError(decoded.request_id, decoded.operation, response.status());
-      }
+      std::string reply = HandleFrame(bytes);
       socket.send(parts[0], zmq::send_flags::sndmore);
       socket.send(zmq::buffer(reply), zmq::send_flags::none);
     }

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,6 +38,15 @@ struct NodeServerOptions {
   int socket_hwm = 1000;
   // Largest accepted difference between a signed frame's timestamp and the node's clock.
   int64_t max_skew_seconds = 15 * 60;
+  // Client frames read while every worker is busy wait here, up to this many; beyond it they get
+  // ServiceUnavailable at once. (The broker must keep reading: Raft traffic shares the socket.)
+  size_t backlog = 4096;
+  // kPeer frames (Raft, between the facilities of a region) go here, on the broker thread; the
+  // callee must not block. Unset: peer frames are dropped.
+  std::function<void(std::string frame)> on_peer_frame;
+  // kNode frames (operator requests) are answered by this, on a worker thread, after the frame's
+  // signature is checked (principal: the key id; nullopt when auth is off). Unset: refused.
+  std::function<std::string(const proto::RawFrame& frame, const std::optional<std::string>& principal)> on_node_frame;
 };
 
 struct NodeServerStats {
@@ -68,8 +79,9 @@ class NodeServer {
   struct Shared;
   void BrokerLoop();
   void WorkerLoop();
-  // Checks a decoded frame's signature when auth is on; sets ctx->principal.
-  Status Authenticate(const proto::DecodedRequest& decoded, RequestContext* ctx) const;
+  // Checks a frame's signature when auth is on; sets *principal.
+  Status Authenticate(const std::optional<proto::FrameAuth>& auth, std::optional<std::string>* principal) const;
+  std::string HandleFrame(std::string_view bytes);
 
   RequestExecutor* executor_;
   NodeServerOptions options_;

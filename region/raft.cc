@@ -262,6 +262,10 @@ void Raft::Reset(Term term) {
   transferee_ = kNoNode;
   votes_.clear();
   progress_.clear();
+  // A read waiting for a leadership check fails when leadership may have changed: index 0 tells
+  // the caller to retry (on the new leader).
+  for (const PendingRead& r : pending_reads_) read_states_.push_back(ReadState{r.context, LogIndex{}});
+  pending_reads_.clear();
 }
 
 void Raft::BecomeFollower(Term term, NodeId leader) {
@@ -501,6 +505,8 @@ void Raft::BroadcastHeartbeat() {
     m.to = node;
     // Never tell a follower to commit past what it is known to hold.
     m.commit = std::min(p.match, commit_);
+    // Re-asks for the newest waiting read, in case its own heartbeats were lost.
+    m.context = pending_reads_.empty() ? 0 : pending_reads_.back().context;
     Send(std::move(m));
   }
 }
@@ -636,6 +642,7 @@ void Raft::Compact(LogIndex index, std::string data) {
 bool Raft::HasReady() const {
   if (HardState{term_, vote_, commit_} != last_hard_state_) return true;
   if (pending_snapshot_ || !msgs_.empty() || unstable_from_ <= LastIndex()) return true;
+  if (!read_states_.empty()) return true;
   return applied_ < commit_;
 }
 
@@ -657,6 +664,8 @@ Ready Raft::GetReady() {
   }
   rd.messages = std::move(msgs_);
   msgs_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
   RAFT_INVARIANT(commit_ <= LastIndex());
   if (!pending_snapshot_) {
     for (LogIndex i = applied_ + 1;
@@ -901,7 +910,29 @@ void Raft::HandleHeartbeat(const Message& m) {
   Message r;
   r.type = MessageType::kHeartbeatResp;
   r.to = m.from;
+  r.context = m.context;
   Send(std::move(r));
+}
+
+ProposeStatus Raft::ReadIndex(uint64_t context) {
+  if (role_ != Role::kLeader) return ProposeStatus::Error(ProposeCode::kNotLeader, leader_);
+  // Thesis §6.4 step 1: until an entry of this term commits, commit_ may lag the true commit index.
+  if (TermAt(commit_) != term_) return ProposeStatus::Error(ProposeCode::kConfChangePending);
+  if (Quorum() <= 1) {
+    read_states_.push_back(ReadState{context, commit_});
+    return ProposeStatus::Ok(commit_, term_);
+  }
+  RAFT_ASSERT(pending_reads_.empty() || pending_reads_.back().context < context);
+  pending_reads_.push_back(PendingRead{context, commit_, {cfg_.id}});
+  for (auto& [node, p] : progress_) {
+    Message m;
+    m.type = MessageType::kHeartbeat;
+    m.to = node;
+    m.commit = std::min(p.match, commit_);
+    m.context = context;
+    Send(std::move(m));
+  }
+  return ProposeStatus::Ok(commit_, term_);
 }
 
 // Thesis §5.1, Figure 5.3 (InstallSnapshot receiver).
@@ -999,6 +1030,22 @@ void Raft::HandleHeartbeatResp(const Message& m) {
   }
   if (pr.state == Progress::State::kSnapshot) BecomeProbe(pr);  // the snapshot may have been lost
   if (pr.match < LastIndex()) SendAppend(m.from, true);
+  if (m.context != 0 && IsVoter(m.from)) {
+    // The answer to the heartbeat of read `context` confirms this leader at a time after every
+    // read up to `context` was registered, so it counts for all of them (thesis §6.4 step 3).
+    for (PendingRead& r : pending_reads_) {
+      if (r.context > m.context) break;
+      if (std::find(r.acks.begin(), r.acks.end(), m.from) == r.acks.end()) r.acks.push_back(m.from);
+    }
+    while (!pending_reads_.empty()) {
+      const PendingRead& r = pending_reads_.front();
+      size_t votes = 0;
+      for (NodeId n : r.acks) votes += IsVoter(n) ? 1 : 0;
+      if (votes < Quorum()) break;
+      read_states_.push_back(ReadState{r.context, r.index});
+      pending_reads_.pop_front();
+    }
+  }
 }
 
 }  // namespace meridian::raft

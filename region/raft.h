@@ -133,6 +133,15 @@ struct Message {
   // kVote from a TimeoutNow: voters must not ignore it for having a recent leader (§3.10).
   bool force = false;
   std::optional<Snapshot> snapshot;
+  // kHeartbeat sent for a ReadIndex round, echoed in its kHeartbeatResp; 0 for a plain heartbeat.
+  uint64_t context = 0;
+};
+
+// The answer to ReadIndex(context): a read may be served once the state machine has applied
+// `index`. index 0: the request was dropped (the node lost leadership first); retry elsewhere.
+struct ReadState {
+  uint64_t context = 0;
+  LogIndex index;
 };
 
 // Switches that plant known bugs, so that tests can show the simulator's checkers catch them.
@@ -185,6 +194,7 @@ struct Ready {
   std::optional<Snapshot> snapshot;     // to install (replaces the whole stored log)
   std::vector<Message> messages;        // send only after the above are fsync'd
   std::vector<Entry> committed_entries; // to apply, in order
+  std::vector<ReadState> read_states;   // answered ReadIndex requests (need no fsync)
 };
 
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
@@ -257,6 +267,14 @@ class Raft {
   // Hands leadership to `target` (thesis §3.10): catches it up, then sends TimeoutNow.
   // Proposals are refused until the transfer completes or aborts (after an election timeout).
   ProposeStatus TransferLeadership(NodeId target);
+  // Linearizable reads without a log write (thesis §6.4, "ReadIndex"): the leader records its
+  // commit index, confirms it still leads by a round of heartbeats acknowledged by a majority, and
+  // then answers with a ReadState in a later Ready; the caller serves the read once it has applied
+  // that index. `context` identifies the request; it must increase from call to call on this
+  // instance (one call may stand for many reads). kNotLeader on a follower; kConfChangePending
+  // until the leader has committed an entry of its own term (before that its commit index may be
+  // behind the real one).
+  ProposeStatus ReadIndex(uint64_t context);
   // The application has a snapshot of its state through `index` (<= applied()). Entries up to
   // `index` are dropped from the log; a follower that needs them gets the snapshot instead.
   void Compact(LogIndex index, std::string data);
@@ -372,6 +390,13 @@ class Raft {
 
   std::map<NodeId, Progress> progress_;  // leader only
   std::map<NodeId, bool> votes_;         // (pre)candidate only
+  struct PendingRead {
+    uint64_t context;
+    LogIndex index;
+    std::vector<NodeId> acks;
+  };
+  std::deque<PendingRead> pending_reads_;  // leader only, in context order
+  std::vector<ReadState> read_states_;
 
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;

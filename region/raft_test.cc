@@ -80,6 +80,7 @@ class Cluster {
           queue_.push_back(std::move(m));
         }
         for (const Entry& e : rd.committed_entries) applied_[id].push_back(e);
+        for (const ReadState& rs : rd.read_states) reads_[id].push_back(rs);
         r->Advance(rd);
       }
       std::vector<Message> q = std::move(queue_);
@@ -139,6 +140,7 @@ class Cluster {
   std::vector<Message> sent_;
   std::function<bool(const Message&)> drop_;
   std::map<NodeId, std::vector<Entry>> applied_;
+  std::map<NodeId, std::vector<ReadState>> reads_;
   std::map<NodeId, PersistedState> disks_;
 
  private:
@@ -183,6 +185,49 @@ TEST(Raft, ProposeOnAFollowerNamesTheLeader) {
   EXPECT_EQ(st.leader_hint(), N(1));
   c.ProposeOk(1, "x");
   EXPECT_EQ(c.applied_[N(3)].back().data, "x");
+}
+
+TEST(Raft, ReadIndexWaitsForAQuorumOfHeartbeats) {
+  Cluster c(3);
+  c.Elect(1);
+  c.ProposeOk(1, "x");
+  c.Isolate(1);
+  ASSERT_TRUE(c[1].ReadIndex(7).ok());
+  c.Stabilize();
+  EXPECT_TRUE(c.reads_[N(1)].empty()) << "a leader cut off from its followers must not answer";
+  c.Heal();
+  c.Tick(1, 1);  // the next heartbeat carries the read's context again
+  ASSERT_EQ(c.reads_[N(1)].size(), 1u);
+  EXPECT_EQ(c.reads_[N(1)][0].context, 7u);
+  EXPECT_EQ(c.reads_[N(1)][0].index, c[1].commit());
+}
+
+TEST(Raft, ReadIndexOnAFollowerOrALeaderWithoutACommitOfItsTermIsRefused) {
+  Cluster c(3);
+  c.Elect(1);
+  EXPECT_EQ(c[2].ReadIndex(1).code(), ProposeCode::kNotLeader);
+  EXPECT_EQ(c[2].ReadIndex(1).leader_hint(), N(1));
+  // A leader whose no-op has not committed yet may not know the commit index: it refuses.
+  Cluster d(3);
+  d.Cut(1, 2);
+  d.Cut(1, 3);
+  d.Heal();
+  d.drop_ = [](const Message& m) { return m.type == MessageType::kAppendResp; };
+  d.Elect(1);
+  ASSERT_EQ(d[1].role(), Role::kLeader);
+  EXPECT_EQ(d[1].ReadIndex(1).code(), ProposeCode::kConfChangePending);
+}
+
+TEST(Raft, ReadIndexPendingWhenLeadershipIsLostFailsWithIndexZero) {
+  Cluster c(3);
+  c.Elect(1);
+  c.Isolate(1);
+  ASSERT_TRUE(c[1].ReadIndex(3).ok());
+  c.Tick(1, 25);  // check-quorum: the isolated leader steps down
+  EXPECT_NE(c[1].role(), Role::kLeader);
+  ASSERT_EQ(c.reads_[N(1)].size(), 1u);
+  EXPECT_EQ(c.reads_[N(1)][0].context, 3u);
+  EXPECT_EQ(c.reads_[N(1)][0].index, I(0));
 }
 
 TEST(Raft, VotesOncePerTerm) {

@@ -60,6 +60,13 @@ Result<Response> RequestExecutor::Execute(const RequestContext& ctx, const Reque
       return st;
     }
   }
+  if (options_.backend) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      executed_++;
+    }
+    return options_.backend(ctx, request);
+  }
   if (!IsWriteOperation(op) || ctx.request_id.empty()) {
     {
       std::lock_guard<std::mutex> lock(mu_);

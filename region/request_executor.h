@@ -56,6 +56,10 @@ struct RequestExecutorOptions {
   std::chrono::milliseconds duplicate_wait{30000};
   // Injectable clock for tests.
   std::function<std::chrono::steady_clock::time_point()> now;
+  // When set (a facility node of a region), authorized requests go here instead of the local
+  // request-id window and the Engine: the replicated path (region/region_backend.h) keeps its own,
+  // replicated, request log.
+  std::function<Result<Response>(const RequestContext&, const Request&)> backend;
 };
 
 struct RequestExecutorStats {

@@ -1,0 +1,38 @@
+#include "cli/common.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <system_error>
+
+namespace meridian::cli {
+
+int UsageError(const std::string& message) {
+  std::cerr << "meridian: " << message << "\n(run `meridian help` for usage)\n";
+  return kExitUsage;
+}
+
+std::optional<int64_t> IntArg(const Args& args, const std::string& name) {
+  auto v = args.Get(name);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0') return std::nullopt;
+  return n;
+}
+
+bool WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace meridian::cli

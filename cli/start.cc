@@ -1,0 +1,231 @@
+// `meridian start --topology FILE --region NAME --facility NAME`: one facility node of a region.
+//
+// The node opens its RocksDB under the facility's data folder, joins (or bootstraps) its region's
+// Raft group, and serves the native protocol and DynamoDB's HTTP API on the topology's ports.
+// Auth: access.yaml beside the topology file holds the keys every facility accepts; the node signs
+// its own frames to its peers with the `meridian` profile of the credentials file beside it.
+// SIGTERM/SIGINT: a leader hands leadership to the most up-to-date follower first, then the node
+// stops; SIGKILL loses nothing acknowledged (every acknowledged write is fsync'd on two of three).
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "api/access.h"
+#include "api/http_server.h"
+#include "cli/common.h"
+#include "meridian/client.h"
+#include "proto/node.h"
+#include "region/node_server.h"
+#include "region/region_backend.h"
+#include "region/replica.h"
+#include "region/request_executor.h"
+#include "storage/engine.h"
+#include "topology/topology.h"
+
+namespace meridian::cli {
+namespace {
+
+// Whether any other facility of the region answers with a group that has already started (a
+// term or a commit above zero): then a node starting on an empty data folder is a replacement and
+// must join under a new id rather than bootstrap.
+bool RegionAlreadyRunning(const topology::Region& region, size_t self,
+                          const std::optional<proto::FrameCredentials>& credentials) {
+  zmq::context_t ctx(1);
+  for (size_t i = 0; i < region.facilities.size(); ++i) {
+    if (i == self) continue;
+    zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+    sock.set(zmq::sockopt::linger, 0);
+    sock.connect(region.facilities[i].NativeEndpoint());
+    std::string req = proto::EncodeNodeRequest("probe", proto::NodeOp::kStatus, {},
+                                               credentials ? &*credentials : nullptr);
+    sock.send(zmq::buffer(req), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(500));
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    zmq::message_t reply;
+    (void)sock.recv(reply);
+    Result<proto::NodeStatus> s = proto::DecodeNodeStatusReply(reply.to_string_view());
+    if (s.ok() && (s->term > 0 || s->commit_index > 0)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int CmdStart(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!args.Parse(argc, argv, 2,
+                  {"topology", "region", "facility", "workers", "access", "credentials", "snapshot-entries",
+                   "tick-ms", "election-ticks"},
+                  {"no-auth", "join"}, &error)) {
+    return UsageError(error);
+  }
+  if (!args.positional().empty()) return UsageError("start takes no positional arguments");
+  auto region_name = args.Get("region");
+  auto facility_name = args.Get("facility");
+  if (!region_name || !facility_name) return UsageError("start needs --region NAME and --facility NAME");
+  std::string topology_path = topology::ResolveTopologyPath(args.Get("topology"));
+  Result<topology::Topology> topo = topology::LoadTopology(topology_path);
+  if (!topo.ok()) {
+    std::cerr << "meridian: " << topo.status().message() << "\n";
+    return kExitUsage;
+  }
+  const topology::Region* region = topo->FindRegion(*region_name);
+  if (!region) return UsageError("no region '" + *region_name + "' in " + topology_path);
+  size_t index = 0;
+  while (index < region->facilities.size() && region->facilities[index].name != *facility_name) ++index;
+  if (index == region->facilities.size()) {
+    return UsageError("no facility '" + *facility_name + "' in region " + *region_name + " of " + topology_path);
+  }
+  const topology::Facility& facility = region->facilities[index];
+  if (facility.native_port == 0 || facility.http_port == 0) {
+    return UsageError("facility " + *facility_name + " needs real native_port and http_port in " + topology_path +
+                      " (the nodes of a region find each other by them)");
+  }
+  std::filesystem::path topo_dir = std::filesystem::absolute(topology_path).parent_path();
+  std::filesystem::path dir = topo->DataPath(facility.data);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "meridian: cannot create " << dir << ": " << ec.message() << "\n";
+    return kExitUsage;
+  }
+
+  // Keys: every facility of the topology accepts the same ones (access.yaml beside the topology).
+  std::optional<api::AccessStore> access;
+  std::optional<proto::FrameCredentials> credentials;
+  if (args.Has("no-auth")) {
+    std::cerr << "meridian: WARNING: *** --no-auth: AUTHENTICATION IS OFF. For local experiments only. ***\n";
+  } else {
+    std::filesystem::path access_path = args.GetOr("access", (topo_dir / "access.yaml").string());
+    Result<api::AccessStore> loaded = api::AccessStore::Load(access_path);
+    if (!loaded.ok()) {
+      std::cerr << "meridian: " << loaded.status().message()
+                << "\nmeridian: a facility node needs the topology's access file (or --no-auth); "
+                   "`meridian demo` writes one\n";
+      return kExitUsage;
+    }
+    access = std::move(loaded.value());
+    std::string cred_path = args.GetOr("credentials", (topo_dir / "credentials").string());
+    Result<Credentials> creds = LoadSharedCredentials(cred_path, "meridian");
+    if (!creds.ok()) {
+      std::cerr << "meridian: " << creds.status().message() << "\n";
+      return kExitUsage;
+    }
+    credentials = proto::FrameCredentials{creds->access_key_id, creds->secret_access_key};
+  }
+
+  bool fresh = !std::filesystem::exists(dir / "db");
+  bool join = args.Has("join");
+  if (fresh && !join && RegionAlreadyRunning(*region, index, credentials)) {
+    std::cerr << "meridian: the data folder " << dir.string() << " is new but region " << *region_name
+              << " is already running: joining as a new member. Make it a voter with\n"
+              << "meridian:   meridian admin replace-facility --topology " << topology_path << " --region "
+              << *region_name << " --facility " << *facility_name << "\n";
+    join = true;
+  }
+
+  EngineOptions engine_options;
+  // The Raft log is the durable copy of every write (synced before anything is acknowledged);
+  // applying to the item store needs no fsync of its own (region/replica.h).
+  engine_options.sync = false;
+  engine_options.region = *region_name;
+  Result<std::unique_ptr<Engine>> engine = Engine::Open((dir / "db").string(), engine_options);
+  if (!engine.ok()) {
+    std::cerr << "meridian: cannot open the data in " << dir << ": " << engine.status().ToString() << "\n";
+    return 1;
+  }
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  region::ReplicaOptions replica_options;
+  replica_options.region = *region;
+  replica_options.facility_index = index;
+  replica_options.join = join;
+  replica_options.access = access ? &*access : nullptr;
+  replica_options.credentials = credentials;
+  if (auto n = IntArg(args, "snapshot-entries")) replica_options.snapshot_entries = std::max<int64_t>(*n, 1);
+  if (auto n = IntArg(args, "tick-ms")) replica_options.tick_ms = static_cast<int>(std::clamp<int64_t>(*n, 1, 1000));
+  if (auto n = IntArg(args, "election-ticks")) replica_options.election_tick = static_cast<int>(std::clamp<int64_t>(*n, 5, 1000));
+  region::Replica replica(engine.value().get(), replica_options);
+  if (Status st = replica.Start(); !st.ok()) {
+    std::cerr << "meridian: " << st.message() << "\n";
+    return 1;
+  }
+  region::RegionBackend backend(engine.value().get(), &replica, access ? &*access : nullptr);
+
+  RequestExecutorOptions executor_options;
+  executor_options.access = access ? &*access : nullptr;
+  executor_options.region = *region_name;
+  executor_options.backend = [&backend](const RequestContext& ctx, const Request& request) {
+    return backend.Execute(ctx, request);
+  };
+  RequestExecutor executor(engine.value().get(), executor_options);
+
+  NodeServerOptions server_options;
+  server_options.listen = facility.NativeBindEndpoint();
+  if (auto w = IntArg(args, "workers")) server_options.workers = static_cast<int>(std::clamp<int64_t>(*w, 1, 256));
+  else server_options.workers = 16;  // a worker waits for a commit; more of them means more writes per fsync
+  server_options.on_peer_frame = [&replica](std::string frame) { replica.DeliverPeerFrame(std::move(frame)); };
+  server_options.on_node_frame = [&backend](const proto::RawFrame& frame, const std::optional<std::string>& principal) {
+    return backend.HandleNodeFrame(frame, principal);
+  };
+  NodeServer server(&executor, server_options);
+  if (Status st = server.Start(); !st.ok()) {
+    std::cerr << "meridian: " << st.message() << "\n";
+    replica.Stop();
+    return kExitUnreachable;
+  }
+
+  api::HttpServerOptions http_options;
+  http_options.listen = facility.host + ":" + std::to_string(facility.http_port);
+  http_options.worker_threads = server_options.workers;
+  http_options.region = *region_name;
+  if (topo->tls) http_options.tls = api::TlsFiles{topo->DataPath(topo->tls->cert), topo->DataPath(topo->tls->key)};
+  api::HttpServer http(&executor, http_options);
+  if (Status st = http.Start(); !st.ok()) {
+    std::cerr << "meridian: " << st.message() << "\n";
+    server.Stop();
+    replica.Stop();
+    return kExitUnreachable;
+  }
+  replica.SetHttpEndpoint(topo->HttpEndpoint(facility));
+
+  nlohmann::json endpoints = {{"native", facility.NativeEndpoint()},
+                              {"http", topo->HttpEndpoint(facility)},
+                              {"pid", ::getpid()},
+                              {"node_id", replica.node_id()}};
+  if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n")) {
+    std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
+  }
+  std::cout << "meridian: facility " << *region_name << "/" << *facility_name << " (node " << replica.node_id()
+            << ") serving " << facility.NativeEndpoint() << " and " << topo->HttpEndpoint(facility) << " (data "
+            << dir.string() << ", pid " << ::getpid() << ")" << std::endl;
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::cout << "meridian: stopping (signal " << signal << ")" << std::endl;
+  // docker stop / rolling restarts: hand leadership over before going, so writes barely pause.
+  replica.HandOver(std::chrono::milliseconds(3000));
+  http.Stop();
+  server.Stop();
+  replica.Stop();
+  engine.value().reset();
+  std::filesystem::remove(dir / "endpoints.json", ec);
+  return kExitOk;
+}
+
+}  // namespace meridian::cli

@@ -1,0 +1,145 @@
+#include "region/region_backend.h"
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <variant>
+
+#include <meridian/client.h>
+
+#include "proto/node.h"
+
+namespace meridian::region {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool IsNotLeader(const Status& st) {
+  return st.code() == ErrorCode::kServiceUnavailable &&
+         (st.message().rfind("not the leader", 0) == 0 || st.message().rfind("no leader", 0) == 0);
+}
+
+}  // namespace
+
+bool NeedsLeader(const Request& request) {
+  if (IsWriteOperation(OperationOf(request))) return true;
+  if (const auto* r = std::get_if<GetItemRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<QueryRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<ScanRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<BatchGetItemRequest>(&request)) {
+    for (const auto& [table, keys] : r->request_items) {
+      if (keys.consistent_read) return true;
+    }
+  }
+  return false;
+}
+
+RegionBackend::RegionBackend(Engine* engine, Replica* replica, const api::AccessStore* access,
+                             std::chrono::milliseconds deadline)
+    : engine_(engine), replica_(replica), access_(access), deadline_(deadline) {}
+
+Result<Response> RegionBackend::Forward(const std::string& endpoint, const RequestContext& ctx,
+                                        const Request& request, std::chrono::milliseconds timeout) {
+  // One client per worker thread, leader endpoint and caller key (a client signs with one key).
+  thread_local std::map<std::string, std::unique_ptr<Client>> clients;
+  std::string principal = ctx.principal.value_or("");
+  std::string cache_key = endpoint + '\n' + principal;
+  auto it = clients.find(cache_key);
+  if (it == clients.end()) {
+    if (clients.size() > 64) clients.clear();
+    ClientOptions options;
+    options.endpoint = endpoint;
+    options.timeout = timeout;
+    if (access_ && ctx.principal) {
+      std::optional<std::string> secret = access_->Secret(*ctx.principal);
+      if (!secret) return Status(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
+      options.credentials = Credentials{*ctx.principal, *secret};
+    }
+    it = clients.emplace(cache_key, std::make_unique<Client>(std::move(options))).first;
+  }
+  Result<Response> r = it->second->Call(request, ctx.request_id);
+  if (!r.ok() && (r.status().code() == ErrorCode::kUnreachable || r.status().code() == ErrorCode::kTimeout)) {
+    clients.erase(it);  // a fresh socket next time: the old one may hold a stale reply
+  }
+  return r;
+}
+
+Result<Response> RegionBackend::Execute(const RequestContext& ctx, const Request& request) {
+  if (!NeedsLeader(request)) return engine_->Execute(request);
+  Operation op = OperationOf(request);
+  bool write = IsWriteOperation(op);
+  std::string key;
+  if (write && !ctx.request_id.empty()) {
+    key = ctx.principal.value_or("") + '\n' + std::to_string(static_cast<int>(op)) + '\n' + ctx.request_id;
+  }
+  auto deadline = Clock::now() + deadline_;
+  Status last = Status(ErrorCode::kServiceUnavailable, "no leader");
+  while (Clock::now() < deadline) {
+    Replica::NotLeader hint;
+    if (replica_->IsLeader()) {
+      if (write) {
+        Result<Response> r = replica_->Write(key, request, deadline, &hint);
+        if (r.ok() || !IsNotLeader(r.status())) return r;
+        last = r.status();
+      } else {
+        Status st = replica_->ReadBarrier(deadline, &hint);
+        if (st.ok()) return engine_->Execute(request);
+        if (!IsNotLeader(st)) return st;
+        last = st;
+      }
+    }
+    uint64_t leader = replica_->leader_id();
+    if (leader != 0 && leader != replica_->node_id()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      auto timeout = std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(1000));
+      if (timeout.count() <= 0) break;
+      Result<Response> r = Forward(replica_->EndpointOf(leader), ctx, request, timeout);
+      if (r.ok()) return r;
+      ErrorCode code = r.status().code();
+      if (code != ErrorCode::kUnreachable && code != ErrorCode::kTimeout && !IsNotLeader(r.status())) return r;
+      if (code == ErrorCode::kTimeout && write) {
+        // The leader may have applied it; the retry (same request id) is answered from the log.
+      }
+      last = r.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  proto::NodeStatus s = replica_->GetStatus();
+  return Status(ErrorCode::kServiceUnavailable,
+                "no leader reachable in region " + s.region + " (asked facility " + s.facility +
+                    ", term " + std::to_string(s.term) + "): " + last.message());
+}
+
+std::string RegionBackend::HandleNodeFrame(const proto::RawFrame& frame,
+                                           const std::optional<std::string>& principal) {
+  auto op = static_cast<proto::NodeOp>(frame.op);
+  try {
+    proto::NodeAdminArgs args;
+    if (frame.body && frame.body->type == msgpack::type::MAP) frame.body->convert(args);
+    switch (op) {
+      case proto::NodeOp::kStatus: return proto::EncodeNodeStatusReply(frame.request_id, replica_->GetStatus());
+      case proto::NodeOp::kTransferLeader:
+      case proto::NodeOp::kReplaceFacility: {
+        if (access_) {
+          if (!principal) {
+            return proto::EncodeNodeError(frame.request_id, op,
+                                          Status(ErrorCode::kMissingAuthenticationToken, "Request is missing Authentication Token"));
+          }
+          Status st = access_->Authorize(*principal, "meridian:Admin", {}, replica_->GetStatus().region);
+          if (!st.ok()) return proto::EncodeNodeError(frame.request_id, op, st);
+        }
+        Result<std::string> r = op == proto::NodeOp::kTransferLeader
+                                    ? replica_->TransferLeader(args.facility, std::chrono::milliseconds(5000))
+                                    : replica_->ReplaceFacility(args.facility, std::chrono::milliseconds(10000));
+        if (!r.ok()) return proto::EncodeNodeError(frame.request_id, op, r.status());
+        return proto::EncodeNodeAdminReply(frame.request_id, op, proto::NodeAdminResult{r.value()});
+      }
+    }
+  } catch (const std::exception& e) {
+    return proto::EncodeNodeError(frame.request_id, op, Status::Serialization(std::string("bad arguments: ") + e.what()));
+  }
+  return proto::EncodeNodeError(frame.request_id, op,
+                                Status(ErrorCode::kUnknownOperation, "Unknown node operation " + std::to_string(frame.op)));
+}
+
+}  // namespace meridian::region
