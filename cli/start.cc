@@ -33,11 +33,13 @@
 namespace meridian::cli {
 namespace {
 
-// Whether any other facility of the region answers with a group that has already started (a
-// term or a commit above zero): then a node starting on an empty data folder is a replacement and
-// must join under a new id rather than bootstrap.
-bool RegionAlreadyRunning(const topology::Region& region, size_t self,
-                          const std::optional<proto::FrameCredentials>& credentials) {
+// Whether the region's leader remembers this facility holding data (a member at this facility
+// with a match index above zero) or no longer counts it as a member: then a node starting on an
+// empty data folder lost its disk (or was replaced) and must join under a new id rather than
+// bootstrap — under its old id it could vote twice in one term. A facility of a region that is
+// still forming (its peers started earlier, it never held anything) bootstraps normally.
+bool LeaderRemembersThisFacility(const topology::Region& region, size_t self,
+                                 const std::optional<proto::FrameCredentials>& credentials) {
   zmq::context_t ctx(1);
   for (size_t i = 0; i < region.facilities.size(); ++i) {
     if (i == self) continue;
@@ -53,7 +55,14 @@ bool RegionAlreadyRunning(const topology::Region& region, size_t self,
     zmq::message_t reply;
     (void)sock.recv(reply);
     Result<proto::NodeStatus> s = proto::DecodeNodeStatusReply(reply.to_string_view());
-    if (s.ok() && (s->term > 0 || s->commit_index > 0)) return true;
+    if (!s.ok() || s->role != "leader") continue;
+    bool member_here = false;
+    for (const proto::MemberStatus& m : s->members) {
+      if (region::FacilityIndexOfNode(m.node_id) != self) continue;
+      member_here = true;
+      if (m.match_index > 0) return true;
+    }
+    if (!member_here) return true;
   }
   return false;
 }
@@ -126,7 +135,7 @@ int CmdStart(int argc, char** argv) {
 
   bool fresh = !std::filesystem::exists(dir / "db");
   bool join = args.Has("join");
-  if (fresh && !join && RegionAlreadyRunning(*region, index, credentials)) {
+  if (fresh && !join && LeaderRemembersThisFacility(*region, index, credentials)) {
     std::cerr << "meridian: the data folder " << dir.string() << " is new but region " << *region_name
               << " is already running: joining as a new member. Make it a voter with\n"
               << "meridian:   meridian admin replace-facility --topology " << topology_path << " --region "

@@ -74,12 +74,19 @@ Result<Response> RegionBackend::Execute(const RequestContext& ctx, const Request
   }
   auto deadline = Clock::now() + deadline_;
   Status last = Status(ErrorCode::kServiceUnavailable, "no leader");
+  // An election takes a few hundred milliseconds; a region that has had no leader for longer than
+  // this has lost its quorum (or this node is cut off), and the caller hears so at once rather than
+  // after the whole deadline (a client's own per-try timeout is shorter than that).
+  constexpr auto kNoLeaderPatience = std::chrono::milliseconds(1500);
+  auto leaderless_since = Clock::time_point::max();
   while (Clock::now() < deadline) {
     Replica::NotLeader hint;
     if (replica_->IsLeader()) {
       if (write) {
         Result<Response> r = replica_->Write(key, request, deadline, &hint);
         if (r.ok() || !IsNotLeader(r.status())) return r;
+        // Without a request id a second attempt could apply the write twice: let the caller decide.
+        if (key.empty() && r.status().message().find("any more") != std::string::npos) return r;
         last = r.status();
       } else {
         Status st = replica_->ReadBarrier(deadline, &hint);
@@ -89,6 +96,13 @@ Result<Response> RegionBackend::Execute(const RequestContext& ctx, const Request
       }
     }
     uint64_t leader = replica_->leader_id();
+    if (leader == 0) {
+      auto now = Clock::now();
+      if (leaderless_since == Clock::time_point::max()) leaderless_since = now;
+      if (now - leaderless_since >= kNoLeaderPatience) break;
+    } else {
+      leaderless_since = Clock::time_point::max();
+    }
     if (leader != 0 && leader != replica_->node_id()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       auto timeout = std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(1000));

@@ -330,7 +330,7 @@ struct Replica::Impl {
       PendingWrite p = std::move(it->second);
       pending.erase(it);
       if (p.term != e.term) {
-        Fail(p, "leadership changed before the write committed; its outcome is unknown, retry it");
+        Fail(p, "not the leader any more: leadership changed before the write committed; retry it with the same request id");
       } else if (p.done) {
         p.done->set_value(result ? std::move(*result) : Result<Response>(Status::Internal("no result")));
       } else if (p.conf_done) {
@@ -379,7 +379,7 @@ struct Replica::Impl {
       if (it == reads_in_flight.end()) continue;
       for (ReadWaiter& w : it->second) {
         if (rs.index.value == 0) {
-          w->set_value(Unavailable("leadership changed during a consistent read; retry it"));
+          w->set_value(Unavailable("not the leader any more: leadership changed during a consistent read; retry it"));
         } else {
           reads_waiting_apply.emplace(rs.index.value, std::move(w));
         }
@@ -489,9 +489,12 @@ struct Replica::Impl {
       while (raft->HasReady()) HandleReady();
       bool lead = raft->role() == raft::Role::kLeader;
       if (was_leader && !lead) {
-        // Entries proposed here may still commit under the new leader; those that do are answered
-        // when applied. Reads in flight are failed by the core (ReadState index 0).
-        for (ReadWaiter& w : reads_deferred) w->set_value(Unavailable("leadership lost; retry"));
+        // Entries proposed here may still commit under the new leader, or be overwritten: the
+        // outcome is unknown. The callers retry at the new leader with the same request id, which
+        // the replicated request log answers at most once. Reads in flight are failed by the core
+        // (ReadState index 0).
+        FailAllPending("not the leader any more: leadership was lost before the write was applied; retry it with the same request id");
+        for (ReadWaiter& w : reads_deferred) w->set_value(Unavailable("not the leader any more; retry the read"));
         reads_deferred.clear();
       }
       was_leader = lead;

@@ -1,6 +1,7 @@
 #include "storage/engine.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
@@ -9,7 +10,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -47,11 +50,32 @@ constexpr char kCfCatalog[] = "catalog";
 constexpr char kCfItems[] = "items";
 constexpr char kCfRaftLog[] = "raft_log";
 constexpr char kCfChanges[] = "changes";
+constexpr char kCfRegion[] = "region";
+// Index in Impl::handles of each Cf (handles[0] is RocksDB's default column family).
+constexpr size_t CfIndex(Cf which) { return static_cast<size_t>(which) + 1; }
+// The column families that make up the replicated state, in DumpState's order.
+constexpr std::array<Cf, 4> kStateCfs = {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion};
+constexpr const char* CfName(Cf which) {
+  switch (which) {
+    case Cf::kCatalog: return kCfCatalog;
+    case Cf::kItems: return kCfItems;
+    case Cf::kRaftLog: return kCfRaftLog;
+    case Cf::kChanges: return kCfChanges;
+    case Cf::kRegion: return kCfRegion;
+  }
+  return "";
+}
+// DumpState's envelope: [kStateMagic, kStateFormat, [[cf name, [k1, v1, k2, v2, ...]], ...], sha256].
+constexpr char kStateMagic[] = "meridian-state";
+constexpr uint64_t kStateFormat = 1;
 
 // Catalog keys.
 constexpr char kTableKeyPrefix[] = "table/";
 constexpr char kNextTableIdKey[] = "meta/next_table_id";
 constexpr char kCounterKeyPrefix[] = "counter/";
+// Bumped (8 bytes big-endian) by every write that changes the table records, so that the catalog
+// cache can tell when a batch staged on the apply path has been written by the caller.
+constexpr char kCatalogVersionKey[] = "meta/catalog_version";
 
 constexpr char kNotFound[] = "Requested resource not found";
 constexpr char kKeyMismatch[] = "The provided key element does not match the schema";
@@ -106,13 +130,13 @@ std::string SizeBytesKey(uint64_t id) { return CounterKey(id, 'b'); }
 
 std::string EncodeU64(uint64_t v) { return TablePrefix(v); }  // 8 bytes big-endian
 
-std::string NewUuidV4() {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof(b)) != 1) {
-    // RAND_bytes only fails without entropy; fall back to the clock so ids stay distinct.
-    auto t = std::chrono::steady_clock::now().time_since_epoch().count();
-    for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(t >> ((i % 8) * 8)) ^ static_cast<unsigned char>(i * 37);
-  }
+uint64_t DecodeU64(std::string_view b) {
+  uint64_t v = 0;
+  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+std::string FormatUuid(unsigned char b[16]) {
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
@@ -123,6 +147,29 @@ std::string NewUuidV4() {
     out.push_back(kHex[b[i] & 0xf]);
   }
   return out;
+}
+
+// The TableId of a table created on the replicated apply path. Every replica must give the table
+// the same one, so it is derived from the region, the table's name, its internal id and its
+// creation time (SHA-256) instead of drawn at random. It keeps the version-4 shape that clients
+// may check. Distinct in practice: the internal id is never reused within a region's state, and
+// the name and time separate regions.
+std::string DerivedTableUuid(const std::string& region, const std::string& name, uint64_t id, int64_t now_ms) {
+  std::string input = "meridian-table-id\n" + region + "\n" + name + "\n" + EncodeU64(id) +
+                      EncodeU64(static_cast<uint64_t>(now_ms));
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  return FormatUuid(digest);
+}
+
+std::string NewUuidV4() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) {
+    // RAND_bytes only fails without entropy; fall back to the clock so ids stay distinct.
+    auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+    for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(t >> ((i % 8) * 8)) ^ static_cast<unsigned char>(i * 37);
+  }
+  return FormatUuid(b);
 }
 
 Status FromRocks(const rocksdb::Status& s) {
@@ -433,6 +480,13 @@ struct Engine::Impl {
   std::shared_mutex catalog_mutex;
   std::map<std::string, TableRecord> tables;  // GUARDED_BY(catalog_mutex)
   uint64_t next_table_id = 1;                 // GUARDED_BY(catalog_mutex)
+  uint64_t catalog_version = 0;               // GUARDED_BY(catalog_mutex); kCatalogVersionKey
+  // The catalog version of a batch staged on the apply path (CreateTable, DeleteTable) that the
+  // caller has not yet been seen to write; 0 when none. The apply path never touches the cache
+  // (the caller may write its batch later, or not at all); whoever next finds the version in
+  // RocksDB reloads the cache from RocksDB (SyncCatalog). Set and cleared under catalog_mutex
+  // held exclusively; read without it as a cheap "anything to check?".
+  std::atomic<uint64_t> pending_catalog_version{0};
 
   // Writes to one item are serialized so that reading the old item and writing the new one are
   // atomic. Locks are always taken in increasing stripe order.
@@ -545,6 +599,40 @@ struct Engine::Impl {
 
   static size_t StripeOf(const std::string& item_key) { return std::hash<std::string>{}(item_key) % kLockStripes; }
 
+  rocksdb::ColumnFamilyHandle* Handle(Cf which) const { return handles[CfIndex(which)]; }
+
+  // Where one write operation puts its writes. Normal path: a batch of its own, written (fsync'd
+  // per EngineOptions::sync) by Commit. Apply path: the caller's batch, behind a save point, so an
+  // operation that fails part-way (or throws) takes back what it added; Commit writes nothing.
+  class Writes {
+   public:
+    Writes(Impl* impl, const ApplyOptions* apply)
+        : impl_(impl), apply_(apply), target_(apply != nullptr ? apply->batch : &own_) {
+      if (apply_ != nullptr) target_->SetSavePoint();
+    }
+    ~Writes() {
+      if (apply_ != nullptr && !done_) target_->RollbackToSavePoint().PermitUncheckedError();
+    }
+    Writes(const Writes&) = delete;
+    Writes& operator=(const Writes&) = delete;
+
+    rocksdb::WriteBatch* batch() { return target_; }
+
+    Status Commit() {
+      done_ = true;
+      if (apply_ != nullptr) return FromRocks(target_->PopSavePoint());
+      if (own_.Count() == 0) return Status::Ok();  // e.g. deleting an absent item
+      return FromRocks(impl_->db->Write(impl_->write_options, &own_));
+    }
+
+   private:
+    Impl* impl_;
+    const ApplyOptions* apply_;
+    rocksdb::WriteBatch own_;
+    rocksdb::WriteBatch* target_;
+    bool done_ = false;
+  };
+
   int64_t NowMs() const {
     if (options.clock_ms) return options.clock_ms();
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -552,29 +640,70 @@ struct Engine::Impl {
         .count();
   }
 
+  // Fills the catalog cache from RocksDB. Requires catalog_mutex held exclusively (or no other
+  // user yet, in Open).
   Status LoadCatalog() {
+    std::map<std::string, TableRecord> loaded;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), catalog));
     for (it->Seek(kTableKeyPrefix); it->Valid() && it->key().starts_with(kTableKeyPrefix); it->Next()) {
       try {
         msgpack::object_handle oh = msgpack::unpack(it->value().data(), it->value().size());
         TableRecord rec = oh.get().as<TableRecord>();
-        tables[rec.desc.table_name] = std::move(rec);
+        std::string name = rec.desc.table_name;
+        loaded[name] = std::move(rec);
       } catch (const std::exception& e) {
         return Status::Internal(std::string("catalog entry does not decode: ") + e.what());
       }
     }
     MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    uint64_t next_id = 1;
     std::string next;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), catalog, kNextTableIdKey, &next);
     if (s.ok()) {
       if (next.size() != 8) return Status::Internal("catalog: bad next table id");
-      next_table_id = 0;
-      for (char c : next) next_table_id = (next_table_id << 8) | static_cast<uint8_t>(c);
+      next_id = DecodeU64(next);
     } else if (!s.IsNotFound()) {
       return FromRocks(s);
     }
-    for (const auto& [name, rec] : tables) next_table_id = std::max(next_table_id, rec.id + 1);
+    for (const auto& [name, rec] : loaded) next_id = std::max(next_id, rec.id + 1);
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, ReadCatalogVersion());
+    tables = std::move(loaded);
+    next_table_id = next_id;
+    catalog_version = version;
     return Status::Ok();
+  }
+
+  Result<uint64_t> ReadCatalogVersion() {
+    std::string v;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), catalog, kCatalogVersionKey, &v);
+    if (s.IsNotFound()) return uint64_t{0};
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    if (v.size() != 8) return Status::Internal("catalog: bad catalog version");
+    return DecodeU64(v);
+  }
+
+  // Brings the catalog cache up to date once the caller has written an apply batch that changed
+  // the catalog. One atomic load when no such batch is outstanding; otherwise one Get until the
+  // batch shows up in RocksDB. On the apply path the contract says the previous batch has been
+  // written or dropped, so a version not in RocksDB means dropped: the cache is still right.
+  Status SyncCatalog(bool on_apply_path) {
+    uint64_t pending = pending_catalog_version.load(std::memory_order_acquire);
+    if (pending == 0) return Status::Ok();
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t stored, ReadCatalogVersion());
+    if (stored < pending && !on_apply_path) return Status::Ok();  // not written yet
+    std::unique_lock lock(catalog_mutex);
+    if (pending_catalog_version.load(std::memory_order_relaxed) != pending) return Status::Ok();  // done by another
+    if (stored >= pending) MERIDIAN_RETURN_IF_ERROR(LoadCatalog());
+    pending_catalog_version.store(0, std::memory_order_release);
+    return Status::Ok();
+  }
+
+  // Adds the catalog version bump to a batch that changes table records; returns the new version.
+  // Requires catalog_mutex held exclusively.
+  Result<uint64_t> BumpCatalogVersion(rocksdb::WriteBatch* batch) {
+    uint64_t next = catalog_version + 1;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, kCatalogVersionKey, EncodeU64(next))));
+    return next;
   }
 
   // Requires catalog_mutex (either mode).
@@ -688,7 +817,7 @@ struct Engine::Impl {
     return Status::Ok();
   }
 
-  Result<CreateTableResponse> CreateTable(const CreateTableRequest& r) {
+  Result<CreateTableResponse> CreateTable(const CreateTableRequest& r, const ApplyOptions* apply) {
     MERIDIAN_RETURN_IF_ERROR(ValidateCreateTable(r));
     std::unique_lock lock(catalog_mutex);
     if (tables.count(r.table_name)) return Status::InUse("Table already exists: " + r.table_name);
@@ -697,22 +826,31 @@ struct Engine::Impl {
     TableDescription& d = rec.desc;
     d.table_name = r.table_name;
     d.table_arn = "arn:aws:dynamodb:" + options.region + ":000000000000:table/" + r.table_name;
-    d.table_id = NewUuidV4();
+    d.creation_date_time_ms = apply != nullptr ? apply->now_ms : NowMs();
+    d.table_id = apply != nullptr ? DerivedTableUuid(options.region, r.table_name, rec.id, d.creation_date_time_ms)
+                                  : NewUuidV4();
     d.table_status = TableStatus::kActive;
     d.key_schema = r.key_schema;
     d.attribute_definitions = r.attribute_definitions;
-    d.creation_date_time_ms = NowMs();
     d.billing_mode = r.billing_mode.value_or(BillingMode::kProvisioned);
     if (d.billing_mode == BillingMode::kProvisioned) d.provisioned_throughput = *r.provisioned_throughput;
 
     msgpack::sbuffer buf;
     msgpack::pack(buf, rec);
-    rocksdb::WriteBatch batch;
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(catalog, TableKey(r.table_name), rocksdb::Slice(buf.data(), buf.size()))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(catalog, kNextTableIdKey, EncodeU64(rec.id + 1))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
-    next_table_id = rec.id + 1;
-    tables[r.table_name] = rec;
+    Writes writes(this, apply);
+    rocksdb::WriteBatch* batch = writes.batch();
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, TableKey(r.table_name), rocksdb::Slice(buf.data(), buf.size()))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, kNextTableIdKey, EncodeU64(rec.id + 1))));
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, BumpCatalogVersion(batch));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
+    if (apply != nullptr) {
+      // Written by the caller later: the cache follows once RocksDB has it (SyncCatalog).
+      pending_catalog_version.store(version, std::memory_order_release);
+    } else {
+      next_table_id = rec.id + 1;
+      catalog_version = version;
+      tables[r.table_name] = rec;
+    }
     return CreateTableResponse{d};
   }
 
@@ -741,20 +879,27 @@ struct Engine::Impl {
     return out;
   }
 
-  Result<DeleteTableResponse> DeleteTable(const DeleteTableRequest& r) {
+  Result<DeleteTableResponse> DeleteTable(const DeleteTableRequest& r, const ApplyOptions* apply) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
     std::unique_lock lock(catalog_mutex);
     auto it = tables.find(r.table_name);
     if (it == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table_name + " not found");
     const TableRecord& rec = it->second;
     MERIDIAN_ASSIGN_OR_RETURN(TableDescription d, DescriptionWithCounters(rec));
-    rocksdb::WriteBatch batch;
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, TableKey(r.table_name))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, ItemCountKey(rec.id))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Delete(catalog, SizeBytesKey(rec.id))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(items, TablePrefix(rec.id), TablePrefix(rec.id + 1))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
-    tables.erase(it);
+    Writes writes(this, apply);
+    rocksdb::WriteBatch* batch = writes.batch();
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, TableKey(r.table_name))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, ItemCountKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, SizeBytesKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(items, TablePrefix(rec.id), TablePrefix(rec.id + 1))));
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, BumpCatalogVersion(batch));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
+    if (apply != nullptr) {
+      pending_catalog_version.store(version, std::memory_order_release);
+    } else {
+      catalog_version = version;
+      tables.erase(it);
+    }
     d.table_status = TableStatus::kDeleting;
     return DeleteTableResponse{std::move(d)};
   }
@@ -792,7 +937,8 @@ struct Engine::Impl {
   // PutItem and DeleteItem: a conditional write of a whole item (`new_item`) or its removal
   // (`new_item` null, `item_or_key` the key). Returns the old item and the write's capacity units.
   template <typename Response, typename Req>
-  Result<Response> WholeItemWrite(const Req& r, const Item& item_or_key, const Item* new_item) {
+  Result<Response> WholeItemWrite(const Req& r, const Item& item_or_key, const Item* new_item,
+                                  const ApplyOptions* apply) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
     if (r.return_values != ReturnValue::kNone && r.return_values != ReturnValue::kAllOld) {
       return Status::Validation("Return values set to invalid value");
@@ -811,22 +957,21 @@ struct Engine::Impl {
     MERIDIAN_ASSIGN_OR_RETURN(w.old_item, ReadItem(w.key));
     MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
                                                  r.condition.return_values_on_condition_check_failure));
-    rocksdb::WriteBatch batch;
-    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
-    // Deleting an absent item writes nothing.
-    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    Writes writes(this, apply);
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes.batch()));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());  // deleting an absent item writes nothing
     Response out;
     if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
     out.consumed_capacity = Capacity(r.return_consumed_capacity, r.table_name, units, true);
     return out;
   }
 
-  Result<PutItemResponse> PutItem(const PutItemRequest& r) {
-    return WholeItemWrite<PutItemResponse>(r, r.item, &r.item);
+  Result<PutItemResponse> PutItem(const PutItemRequest& r, const ApplyOptions* apply) {
+    return WholeItemWrite<PutItemResponse>(r, r.item, &r.item, apply);
   }
 
-  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r) {
-    return WholeItemWrite<DeleteItemResponse>(r, r.key, nullptr);
+  Result<DeleteItemResponse> DeleteItem(const DeleteItemRequest& r, const ApplyOptions* apply) {
+    return WholeItemWrite<DeleteItemResponse>(r, r.key, nullptr, apply);
   }
 
   Result<GetItemResponse> GetItem(const GetItemRequest& r) {
@@ -853,7 +998,7 @@ struct Engine::Impl {
     return out;
   }
 
-  Result<UpdateItemResponse> UpdateItem(const UpdateItemRequest& r) {
+  Result<UpdateItemResponse> UpdateItem(const UpdateItemRequest& r, const ApplyOptions* apply) {
     MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
     expr::Bindings bindings{r.expression_attribute_names, r.expression_attribute_values};
     std::vector<const expr::ParsedExpression*> parsed;
@@ -894,9 +1039,9 @@ struct Engine::Impl {
     if (update) MERIDIAN_RETURN_IF_ERROR(expr::ApplyUpdate(*update, bindings, &new_item, &updated));
     MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, new_item));
     w.new_item = &new_item;
-    rocksdb::WriteBatch batch;
-    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, &batch));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    Writes writes(this, apply);
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes.batch()));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
 
     UpdateItemResponse out;
     switch (r.return_values) {
@@ -1214,7 +1359,7 @@ struct Engine::Impl {
     return out;
   }
 
-  Result<BatchWriteItemResponse> BatchWriteItem(const BatchWriteItemRequest& r) {
+  Result<BatchWriteItemResponse> BatchWriteItem(const BatchWriteItemRequest& r, const ApplyOptions* apply) {
     constexpr char kLengthRule[] =
         "Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have "
         "length greater than or equal to 1]";
@@ -1272,20 +1417,237 @@ struct Engine::Impl {
     held.reserve(stripe_ids.size());
     for (size_t s : stripe_ids) held.emplace_back(stripes[s]);
 
-    rocksdb::WriteBatch batch;
+    Writes batch(this, apply);
     std::map<std::string, double> units;
     for (size_t i = 0; i < writes.size(); ++i) {
       MERIDIAN_ASSIGN_OR_RETURN(writes[i].old_item, ReadItem(writes[i].key));
-      MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], &batch));
+      MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], batch.batch()));
       units[table_of_write[i]] += u;
     }
-    if (batch.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(write_options, &batch)));
+    MERIDIAN_RETURN_IF_ERROR(batch.Commit());
     BatchWriteItemResponse out;
     for (const auto& [name, u] : units) {
       auto c = Capacity(r.return_consumed_capacity, name, u, true);
       if (c) out.consumed_capacity.push_back(std::move(*c));
     }
     return out;
+  }
+
+  // --- The replicated apply path and state snapshots ---------------------------------------------
+
+  // Runs one operation: brings the catalog cache up to date first, and turns exceptions into
+  // statuses (nothing escapes the engine).
+  template <typename F>
+  auto Run(bool on_apply_path, F&& f) -> decltype(f()) {
+    return Guarded([&]() -> decltype(f()) {
+      MERIDIAN_RETURN_IF_ERROR(SyncCatalog(on_apply_path));
+      return f();
+    });
+  }
+
+  // Any request; writes go to apply->batch when `apply` is set, reads ignore it.
+  Result<Response> Dispatch(const Request& request, const ApplyOptions* apply) {
+    return Run(apply != nullptr, [&]() -> Result<Response> {
+      return std::visit(
+          [&](const auto& r) -> Result<Response> {
+            using T = std::decay_t<decltype(r)>;
+            auto wrap = [](auto result) -> Result<Response> {
+              if (!result.ok()) return result.status();
+              return Response(std::move(result).value());
+            };
+            if constexpr (std::is_same_v<T, CreateTableRequest>) return wrap(CreateTable(r, apply));
+            else if constexpr (std::is_same_v<T, DescribeTableRequest>) return wrap(DescribeTable(r));
+            else if constexpr (std::is_same_v<T, ListTablesRequest>) return wrap(ListTables(r));
+            else if constexpr (std::is_same_v<T, DeleteTableRequest>) return wrap(DeleteTable(r, apply));
+            else if constexpr (std::is_same_v<T, PutItemRequest>) return wrap(PutItem(r, apply));
+            else if constexpr (std::is_same_v<T, GetItemRequest>) return wrap(GetItem(r));
+            else if constexpr (std::is_same_v<T, DeleteItemRequest>) return wrap(DeleteItem(r, apply));
+            else if constexpr (std::is_same_v<T, QueryRequest>) return wrap(Query(r));
+            else if constexpr (std::is_same_v<T, ScanRequest>) return wrap(Scan(r));
+            else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
+            else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r, apply));
+            else if constexpr (std::is_same_v<T, UpdateItemRequest>) return wrap(UpdateItem(r, apply));
+            else static_assert(sizeof(T) == 0, "unhandled request type");
+          },
+          request);
+    });
+  }
+
+  // msgpack output appended to a std::string.
+  struct StringSink {
+    std::string* out;
+    void write(const char* p, size_t n) { out->append(p, n); }
+  };
+
+  Result<std::string> DumpState(const rocksdb::Snapshot* snapshot) {
+    // Without the caller's snapshot, one of our own, so the column families are one cut.
+    const rocksdb::Snapshot* own = snapshot == nullptr ? db->GetSnapshot() : nullptr;
+    struct ReleaseSnapshot {
+      rocksdb::DB* db;
+      const rocksdb::Snapshot* s;
+      ~ReleaseSnapshot() {
+        if (s != nullptr) db->ReleaseSnapshot(s);
+      }
+    } release{db, own};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot != nullptr ? snapshot : own;
+    ro.fill_cache = false;  // a full dump would evict the working set
+
+    std::string out;
+    StringSink sink{&out};
+    msgpack::packer<StringSink> pk(sink);
+    auto pack_str = [&](std::string_view v) {
+      pk.pack_str(static_cast<uint32_t>(v.size()));
+      pk.pack_str_body(v.data(), static_cast<uint32_t>(v.size()));
+    };
+    pk.pack_array(4);
+    pack_str(kStateMagic);
+    pk.pack_uint64(kStateFormat);
+    pk.pack_array(static_cast<uint32_t>(kStateCfs.size()));
+    for (Cf which : kStateCfs) {
+      pk.pack_array(2);
+      pack_str(CfName(which));
+      // An array32 header whose count is filled in after the scan: keys and values alternate.
+      size_t header_at = out.size();
+      out.push_back(static_cast<char>(0xdd));
+      out.append(4, '\0');
+      uint64_t n = 0;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(which)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        for (const rocksdb::Slice& part : {it->key(), it->value()}) {
+          pk.pack_bin(static_cast<uint32_t>(part.size()));
+          pk.pack_bin_body(part.data(), static_cast<uint32_t>(part.size()));
+        }
+        n += 2;
+        if (n > UINT32_MAX) return Status::Internal("state dump: too many keys in " + std::string(CfName(which)));
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+      for (int i = 0; i < 4; ++i) out[header_at + 1 + i] = static_cast<char>((n >> (8 * (3 - i))) & 0xff);
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(out.data()), out.size(), digest);
+    pk.pack_bin(SHA256_DIGEST_LENGTH);
+    pk.pack_bin_body(reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH);
+    return out;
+  }
+
+  // Replays a caller's WriteBatch into another batch (RocksDB has no public append).
+  class ReplayInto : public rocksdb::WriteBatch::Handler {
+   public:
+    ReplayInto(rocksdb::WriteBatch* out, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
+        : out_(out), handles_(handles) {}
+    rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+      auto* h = Find(id);
+      return h != nullptr ? out_->Put(h, k, v) : Unknown(id);
+    }
+    rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& k) override {
+      auto* h = Find(id);
+      return h != nullptr ? out_->Delete(h, k) : Unknown(id);
+    }
+    rocksdb::Status SingleDeleteCF(uint32_t id, const rocksdb::Slice& k) override {
+      auto* h = Find(id);
+      return h != nullptr ? out_->SingleDelete(h, k) : Unknown(id);
+    }
+    rocksdb::Status DeleteRangeCF(uint32_t id, const rocksdb::Slice& b, const rocksdb::Slice& e) override {
+      auto* h = Find(id);
+      return h != nullptr ? out_->DeleteRange(h, b, e) : Unknown(id);
+    }
+    rocksdb::Status MergeCF(uint32_t id, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+      auto* h = Find(id);
+      return h != nullptr ? out_->Merge(h, k, v) : Unknown(id);
+    }
+    void LogData(const rocksdb::Slice& blob) override { out_->PutLogData(blob).PermitUncheckedError(); }
+
+   private:
+    rocksdb::ColumnFamilyHandle* Find(uint32_t id) const {
+      for (auto* h : handles_)
+        if (h->GetID() == id) return h;
+      return nullptr;
+    }
+    static rocksdb::Status Unknown(uint32_t id) {
+      return rocksdb::Status::InvalidArgument("unknown column family id " + std::to_string(id));
+    }
+    rocksdb::WriteBatch* out_;
+    const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+  };
+
+  Status InstallState(std::string_view dump, rocksdb::WriteBatch* extra) {
+    auto bad = [](const std::string& why) { return Status::Internal("state dump does not decode: " + why); };
+    // The dump ends with bin8(32) = 0xc4 0x20 + SHA-256 of every byte before it.
+    constexpr size_t kTrailer = 2 + SHA256_DIGEST_LENGTH;
+    if (dump.size() < kTrailer) return bad("too short");
+    size_t body = dump.size() - kTrailer;
+    if (static_cast<uint8_t>(dump[body]) != 0xc4 || static_cast<uint8_t>(dump[body + 1]) != SHA256_DIGEST_LENGTH) {
+      return bad("no checksum");
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(dump.data()), body, digest);
+    if (std::memcmp(digest, dump.data() + body + 2, SHA256_DIGEST_LENGTH) != 0) return bad("checksum mismatch");
+
+    msgpack::object_handle oh;
+    try {
+      size_t offset = 0;
+      // Keys and values reference `dump` instead of being copied (it outlives the object).
+      oh = msgpack::unpack(
+          dump.data(), dump.size(), offset, [](msgpack::type::object_type, size_t, void*) { return true; }, nullptr,
+          msgpack::unpack_limit(UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, /*depth=*/8));
+      if (offset != dump.size()) return bad("trailing bytes");
+    } catch (const std::exception& e) {
+      return bad(e.what());
+    }
+    const msgpack::object& root = oh.get();
+    auto is_str = [](const msgpack::object& o, std::string_view want) {
+      return o.type == msgpack::type::STR && std::string_view(o.via.str.ptr, o.via.str.size) == want;
+    };
+    if (root.type != msgpack::type::ARRAY || root.via.array.size != 4) return bad("not a state envelope");
+    const msgpack::object* top = root.via.array.ptr;
+    if (!is_str(top[0], kStateMagic)) return bad("not a state dump");
+    if (top[1].type != msgpack::type::POSITIVE_INTEGER || top[1].via.u64 != kStateFormat) {
+      return bad("unknown format version");
+    }
+    if (top[2].type != msgpack::type::ARRAY || top[2].via.array.size != kStateCfs.size()) {
+      return bad("wrong column families");
+    }
+
+    rocksdb::WriteBatch batch;
+    for (size_t i = 0; i < kStateCfs.size(); ++i) {
+      const msgpack::object& cf = top[2].via.array.ptr[i];
+      if (cf.type != msgpack::type::ARRAY || cf.via.array.size != 2 || !is_str(cf.via.array.ptr[0], CfName(kStateCfs[i]))) {
+        return bad("wrong column families");
+      }
+      const msgpack::object& kvs = cf.via.array.ptr[1];
+      if (kvs.type != msgpack::type::ARRAY || kvs.via.array.size % 2 != 0) return bad("bad key/value list");
+      rocksdb::ColumnFamilyHandle* h = Handle(kStateCfs[i]);
+      // Everything present now goes: [ "", last key + "\0" ) covers every key of the family.
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+      it->SeekToLast();
+      if (it->Valid()) {
+        std::string end = it->key().ToString();
+        end.push_back('\0');
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(h, rocksdb::Slice(), end)));
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+      for (uint32_t k = 0; k < kvs.via.array.size; k += 2) {
+        const msgpack::object& key = kvs.via.array.ptr[k];
+        const msgpack::object& value = kvs.via.array.ptr[k + 1];
+        if (key.type != msgpack::type::BIN || value.type != msgpack::type::BIN) return bad("key or value not binary");
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(h, rocksdb::Slice(key.via.bin.ptr, key.via.bin.size),
+                                                     rocksdb::Slice(value.via.bin.ptr, value.via.bin.size))));
+      }
+    }
+    if (extra != nullptr) {
+      ReplayInto replay(&batch, handles);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(extra->Iterate(&replay)));
+    }
+    // Always synced, whatever EngineOptions::sync says: a snapshot replaces the Raft log, so it
+    // must be durable before the node acknowledges it. Rare, so the fsync costs nothing.
+    rocksdb::WriteOptions wo = write_options;
+    wo.sync = true;
+    // Exclusive: no reader mixes the old catalog cache with the new items.
+    std::unique_lock lock(catalog_mutex);
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch)));
+    pending_catalog_version.store(0, std::memory_order_release);
+    return LoadCatalog();
   }
 };
 
@@ -1299,6 +1661,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
 
     rocksdb::DBOptions db_options;
     db_options.create_if_missing = true;
+    // Column families added since a data folder was created ("region") are created on open.
     db_options.create_missing_column_families = true;
     // The memtable budget across all column families.
     db_options.db_write_buffer_size = options.write_buffer_bytes;
@@ -1311,19 +1674,21 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
     rocksdb::ColumnFamilyOptions catalog_options = cf_options;
     catalog_options.merge_operator = std::make_shared<Int64AddOperator>();
 
+    // In Cf order after the default family (CfIndex).
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
         {rocksdb::kDefaultColumnFamilyName, cf_options},
         {kCfCatalog, catalog_options},
         {kCfItems, cf_options},
         {kCfRaftLog, cf_options},
         {kCfChanges, cf_options},
+        {kCfRegion, cf_options},
     };
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &impl->handles, &db);
     if (!s.ok()) return Status::Internal("cannot open database at " + path + ": " + s.ToString());
     impl->db = db;
-    impl->catalog = impl->handles[1];
-    impl->items = impl->handles[2];
+    impl->catalog = impl->Handle(Cf::kCatalog);
+    impl->items = impl->Handle(Cf::kItems);
     impl->options = std::move(options);
     MERIDIAN_RETURN_IF_ERROR(impl->LoadCatalog());
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -1331,65 +1696,59 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
 }
 
 Result<CreateTableResponse> Engine::CreateTable(const CreateTableRequest& r) {
-  return Guarded([&] { return impl_->CreateTable(r); });
+  return impl_->Run(false, [&] { return impl_->CreateTable(r, nullptr); });
 }
 Result<DescribeTableResponse> Engine::DescribeTable(const DescribeTableRequest& r) {
-  return Guarded([&] { return impl_->DescribeTable(r); });
+  return impl_->Run(false, [&] { return impl_->DescribeTable(r); });
 }
 Result<ListTablesResponse> Engine::ListTables(const ListTablesRequest& r) {
-  return Guarded([&] { return impl_->ListTables(r); });
+  return impl_->Run(false, [&] { return impl_->ListTables(r); });
 }
 Result<DeleteTableResponse> Engine::DeleteTable(const DeleteTableRequest& r) {
-  return Guarded([&] { return impl_->DeleteTable(r); });
+  return impl_->Run(false, [&] { return impl_->DeleteTable(r, nullptr); });
 }
 Result<PutItemResponse> Engine::PutItem(const PutItemRequest& r) {
-  return Guarded([&] { return impl_->PutItem(r); });
+  return impl_->Run(false, [&] { return impl_->PutItem(r, nullptr); });
 }
 Result<GetItemResponse> Engine::GetItem(const GetItemRequest& r) {
-  return Guarded([&] { return impl_->GetItem(r); });
+  return impl_->Run(false, [&] { return impl_->GetItem(r); });
 }
 Result<DeleteItemResponse> Engine::DeleteItem(const DeleteItemRequest& r) {
-  return Guarded([&] { return impl_->DeleteItem(r); });
+  return impl_->Run(false, [&] { return impl_->DeleteItem(r, nullptr); });
 }
 Result<UpdateItemResponse> Engine::UpdateItem(const UpdateItemRequest& r) {
-  return Guarded([&] { return impl_->UpdateItem(r); });
+  return impl_->Run(false, [&] { return impl_->UpdateItem(r, nullptr); });
 }
 Result<QueryResponse> Engine::Query(const QueryRequest& r) {
-  return Guarded([&] { return impl_->Query(r); });
+  return impl_->Run(false, [&] { return impl_->Query(r); });
 }
 Result<ScanResponse> Engine::Scan(const ScanRequest& r) {
-  return Guarded([&] { return impl_->Scan(r); });
+  return impl_->Run(false, [&] { return impl_->Scan(r); });
 }
 Result<BatchGetItemResponse> Engine::BatchGetItem(const BatchGetItemRequest& r) {
-  return Guarded([&] { return impl_->BatchGetItem(r); });
+  return impl_->Run(false, [&] { return impl_->BatchGetItem(r); });
 }
 Result<BatchWriteItemResponse> Engine::BatchWriteItem(const BatchWriteItemRequest& r) {
-  return Guarded([&] { return impl_->BatchWriteItem(r); });
+  return impl_->Run(false, [&] { return impl_->BatchWriteItem(r, nullptr); });
 }
 
-Result<Response> Engine::Execute(const Request& request) {
-  return std::visit(
-      [this](const auto& r) -> Result<Response> {
-        using T = std::decay_t<decltype(r)>;
-        auto wrap = [](auto result) -> Result<Response> {
-          if (!result.ok()) return result.status();
-          return Response(std::move(result).value());
-        };
-        if constexpr (std::is_same_v<T, CreateTableRequest>) return wrap(CreateTable(r));
-        else if constexpr (std::is_same_v<T, DescribeTableRequest>) return wrap(DescribeTable(r));
-        else if constexpr (std::is_same_v<T, ListTablesRequest>) return wrap(ListTables(r));
-        else if constexpr (std::is_same_v<T, DeleteTableRequest>) return wrap(DeleteTable(r));
-        else if constexpr (std::is_same_v<T, PutItemRequest>) return wrap(PutItem(r));
-        else if constexpr (std::is_same_v<T, GetItemRequest>) return wrap(GetItem(r));
-        else if constexpr (std::is_same_v<T, DeleteItemRequest>) return wrap(DeleteItem(r));
-        else if constexpr (std::is_same_v<T, QueryRequest>) return wrap(Query(r));
-        else if constexpr (std::is_same_v<T, ScanRequest>) return wrap(Scan(r));
-        else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
-        else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r));
-        else if constexpr (std::is_same_v<T, UpdateItemRequest>) return wrap(UpdateItem(r));
-        else static_assert(sizeof(T) == 0, "unhandled request type");
-      },
-      request);
+Result<Response> Engine::Execute(const Request& request) { return impl_->Dispatch(request, nullptr); }
+
+Result<Response> Engine::Execute(const Request& request, const ApplyOptions& apply) {
+  if (apply.batch == nullptr) return Status::Internal("Execute: ApplyOptions::batch is null");
+  return impl_->Dispatch(request, &apply);
 }
+
+Result<std::string> Engine::DumpState(const rocksdb::Snapshot* snapshot) {
+  return Guarded([&] { return impl_->DumpState(snapshot); });
+}
+
+Status Engine::InstallState(std::string_view dump, rocksdb::WriteBatch* extra) {
+  return Guarded([&] { return impl_->InstallState(dump, extra); });
+}
+
+rocksdb::DB* Engine::db() { return impl_->db; }
+rocksdb::ColumnFamilyHandle* Engine::cf(Cf which) { return impl_->Handle(which); }
+const EngineOptions& Engine::options() const { return impl_->options; }
 
 }  // namespace meridian

@@ -3,29 +3,65 @@
 // This is the single place where DynamoDB's semantics live for the item path: request validation
 // (table names, key schemas, items against their table's key, sizes, limits), the table catalog,
 // items, Query and Scan paging, batches and consumed capacity. Front ends (native wire, CLI, later
-// HTTP) only decode and encode; the node runtime (region/) calls Execute. When the replica group
-// arrives, committed log entries are applied through the same Execute on every replica, so
-// execution must be deterministic given the same state and request (apart from timestamps passed
-// in by the caller through EngineOptions::clock).
+// HTTP) only decode and encode; the node runtime (region/) calls Execute. In a replica group,
+// committed log entries are applied through Execute(request, ApplyOptions) on every replica, so
+// execution is deterministic given the same state, request and entry time.
 //
 // Layout: one RocksDB with column families "catalog" (table descriptions and counters), "items"
-// (keys from storage/key_codec.h, values from storage/item_codec.h), and reserved "raft_log" and
-// "changes" for the region and global-table issues. A write to an item and its counters go in one
-// WriteBatch.
+// (keys from storage/key_codec.h, values from storage/item_codec.h), "raft_log" (the Raft log and
+// hard state, node-local: region/raft_storage.h), "region" (the region runtime's replicated state:
+// applied index, request-id records) and "changes" (reserved for global tables). A write to an item
+// and its counters go in one WriteBatch.
+//
+// The replicated apply path: Execute(request, ApplyOptions) puts the engine's writes into the
+// caller's WriteBatch instead of writing them, and takes its timestamp from the entry, so the
+// runtime writes an entry's effect, its applied index and its request-id record in one RocksDB
+// write, and every replica applying the same entries writes the same bytes. Nothing in that path
+// comes from the wall clock, a random source or memory that is not derived from RocksDB: the
+// catalog cache is reloaded from RocksDB once the caller has written a batch that changed it
+// (detected by a catalog version key), and the table UUID is derived from the table's name, id and
+// creation time.
 //
 // Thread-safety: Execute may be called from many threads at once. Writes to one item are
 // serialized (a striped lock on the item key); reads run in parallel and see committed state.
+// Execute(request, ApplyOptions) and InstallState must be called by one thread at a time (the
+// apply loop), while reads may run concurrently from other threads.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "storage/operations.h"
 #include "storage/status.h"
 
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+class Snapshot;
+}  // namespace rocksdb
+
 namespace meridian {
+
+// The column families of a node's RocksDB, for the region runtime's direct access.
+enum class Cf {
+  kCatalog,  // replicated state: table records, counters, next table id, catalog version
+  kItems,    // replicated state: items
+  kRaftLog,  // node-local: Raft log entries, hard state, snapshot metadata, node id
+  kChanges,  // replicated state (reserved for global tables)
+  kRegion,   // replicated state: the region runtime's applied index and request-id records
+};
+
+// How Execute runs a request on the replicated apply path.
+struct ApplyOptions {
+  // The time the entry carries (CreationDateTime etc.), used instead of the clock.
+  int64_t now_ms = 0;
+  // The engine appends its writes here and does NOT write them. Required (non-null).
+  rocksdb::WriteBatch* batch = nullptr;
+};
 
 struct EngineOptions {
   // fsync the write-ahead log before a write is acknowledged (RocksDB groups concurrent writers
@@ -53,6 +89,31 @@ class Engine {
   // Executes any request; the response alternative matches the request's. Errors carry
   // DynamoDB's error codes and messages and leave the data unchanged.
   Result<Response> Execute(const Request& request);
+
+  // Executes `request` for the replicated apply path: the engine's writes (item, counters,
+  // catalog) go into apply.batch, which the caller writes (with its own keys: applied index,
+  // request-id record) in one RocksDB write. On error nothing is added to apply.batch (what the
+  // batch held before the call is kept). The caller must serialize these calls and write each
+  // batch before the next call (reads inside see only what is written). Reads (GetItem, Query...)
+  // ignore apply.batch. A null apply.batch is InternalServerError.
+  Result<Response> Execute(const Request& request, const ApplyOptions& apply);
+
+  // Every key of the state column families (catalog, items, changes, region) as seen by
+  // `snapshot` (a RocksDB snapshot the caller holds; null: the current state), encoded in one
+  // msgpack blob that ends with a SHA-256 of what precedes it. Deterministic: the same state gives
+  // the same bytes.
+  Result<std::string> DumpState(const rocksdb::Snapshot* snapshot);
+  // Replaces the whole content of the state column families with `dump`, plus the caller's extra
+  // writes in `extra` (may be null), in ONE synced RocksDB write (whatever EngineOptions::sync
+  // says): a DeleteRange per column family, then the puts, then `extra`. A dump that does not decode (or fails
+  // its checksum) gives an error and changes nothing. Called from the apply thread; concurrent
+  // reads see the old state or the new one, never a mix of catalog and items.
+  Status InstallState(std::string_view dump, rocksdb::WriteBatch* extra);
+
+  // Direct access for the region runtime (region/raft_storage.h). Owned by the engine.
+  rocksdb::DB* db();
+  rocksdb::ColumnFamilyHandle* cf(Cf which);
+  const EngineOptions& options() const;
 
   Result<CreateTableResponse> CreateTable(const CreateTableRequest& r);
   Result<DescribeTableResponse> DescribeTable(const DescribeTableRequest& r);

@@ -1,6 +1,8 @@
 #include "storage/engine.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
 #include <cctype>
@@ -1412,6 +1414,297 @@ TEST_F(EngineExpressionTest, StylesDoNotMixAndPlaceholdersNeedExpressions) {
   // A reserved word as a bare name is refused; through a placeholder it is fine.
   put.condition.condition_expression = "attribute_not_exists(size)";
   EXPECT_EQ(engine_->PutItem(put).status().code(), ErrorCode::kValidation);
+}
+
+
+// --- The replicated apply path and state snapshots -------------------------------------------------
+
+std::unique_ptr<Engine> OpenEngine(const std::string& path, int64_t clock_ms) {
+  EngineOptions o;
+  o.sync = false;  // tests only
+  o.clock_ms = [clock_ms] { return clock_ms; };
+  o.region = "us-test-1";
+  o.block_cache_bytes = 8 << 20;
+  o.write_buffer_bytes = 8 << 20;
+  auto e = Engine::Open(path, std::move(o));
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? std::move(e).value() : nullptr;
+}
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+KeyValues CfContents(Engine* engine, Cf which) {
+  KeyValues out;
+  std::unique_ptr<rocksdb::Iterator> it(engine->db()->NewIterator(rocksdb::ReadOptions(), engine->cf(which)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) out.emplace_back(it->key().ToString(), it->value().ToString());
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return out;
+}
+
+CreateTableRequest TableRequest(const std::string& name) {
+  CreateTableRequest r;
+  r.table_name = name;
+  r.key_schema.push_back({"pk", KeyType::kHash});
+  r.attribute_definitions.push_back({"pk", AttributeType::kS});
+  r.billing_mode = BillingMode::kPayPerRequest;
+  return r;
+}
+
+PutItemRequest PutRequest(const std::string& table, const std::string& pk, Item rest = {}) {
+  PutItemRequest r;
+  r.table_name = table;
+  r.item = std::move(rest);
+  r.item["pk"] = S(pk);
+  return r;
+}
+
+GetItemRequest GetRequest(const std::string& table, const std::string& pk) {
+  GetItemRequest r;
+  r.table_name = table;
+  r.key = {{"pk", S(pk)}};
+  return r;
+}
+
+void MustWrite(Engine* engine, rocksdb::WriteBatch* batch) {
+  rocksdb::Status s = engine->db()->Write(rocksdb::WriteOptions(), batch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  batch->Clear();
+}
+
+TEST(EngineApplyTest, WritesNothingUntilTheCallerWritesTheBatch) {
+  TempDir dir;
+  auto engine = OpenEngine(dir.path() + "/db", kNowMs);
+  ASSERT_NE(engine, nullptr);
+  rocksdb::WriteBatch batch;
+  ApplyOptions apply{5000, &batch};
+
+  auto created = engine->Execute(TableRequest("applied"), apply);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const TableDescription& d = std::get<CreateTableResponse>(*created).table_description;
+  EXPECT_EQ(d.creation_date_time_ms, 5000);  // the entry's time, not the clock
+  EXPECT_TRUE(IsUuidV4(d.table_id)) << d.table_id;
+  EXPECT_GT(batch.Count(), 0u);
+  EXPECT_EQ(engine->DescribeTable({"applied"}).status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_TRUE(engine->ListTables({})->table_names.empty());
+
+  MustWrite(engine.get(), &batch);
+  auto described = engine->DescribeTable({"applied"});
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  EXPECT_EQ(described->table.creation_date_time_ms, 5000);
+  EXPECT_EQ(described->table.table_id, d.table_id);
+
+  // An item: invisible until written, then counted.
+  ASSERT_TRUE(engine->Execute(PutRequest("applied", "a", {{"v", N("1")}}), apply).ok());
+  EXPECT_FALSE(engine->GetItem(GetRequest("applied", "a"))->item.has_value());
+  MustWrite(engine.get(), &batch);
+  EXPECT_TRUE(engine->GetItem(GetRequest("applied", "a"))->item.has_value());
+  EXPECT_EQ(engine->DescribeTable({"applied"})->table.item_count, 1);
+
+  // A read through the apply path answers and adds nothing.
+  auto read = engine->Execute(GetRequest("applied", "a"), apply);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(std::get<GetItemResponse>(*read).item.has_value());
+  EXPECT_EQ(batch.Count(), 0u);
+
+  // A failed write adds nothing, and keeps what the caller had put in the batch before.
+  ASSERT_TRUE(batch.Put(engine->cf(Cf::kRegion), "caller-key", "x").ok());
+  std::string before = batch.Data();
+  PutItemRequest conditional = PutRequest("applied", "a");
+  conditional.condition.condition_expression = "attribute_not_exists(pk)";
+  EXPECT_EQ(engine->Execute(conditional, apply).status().code(), ErrorCode::kConditionalCheckFailed);
+  EXPECT_EQ(engine->Execute(PutRequest("missing", "a"), apply).status().code(), ErrorCode::kResourceNotFound);
+  // A batch whose second write is invalid.
+  BatchWriteItemRequest bw;
+  bw.request_items["applied"].push_back({Item{{"pk", S("b1")}}, std::nullopt});
+  bw.request_items["applied"].push_back({Item{{"pk", S("b2")}, {"big", S(std::string(500 * 1024, 'x'))}}, std::nullopt});
+  EXPECT_EQ(engine->Execute(bw, apply).status().code(), ErrorCode::kValidation);
+  EXPECT_EQ(batch.Data(), before);
+  batch.Clear();
+
+  // DeleteTable: the table stays until the batch is written.
+  ASSERT_TRUE(engine->Execute(DeleteTableRequest{"applied"}, apply).ok());
+  EXPECT_TRUE(engine->GetItem(GetRequest("applied", "a"))->item.has_value());
+  MustWrite(engine.get(), &batch);
+  EXPECT_EQ(engine->DescribeTable({"applied"}).status().code(), ErrorCode::kResourceNotFound);
+
+  // A batch the caller drops changes nothing, and the next apply sees the state as written.
+  ASSERT_TRUE(engine->Execute(TableRequest("dropped"), apply).ok());
+  batch.Clear();
+  EXPECT_EQ(engine->DescribeTable({"dropped"}).status().code(), ErrorCode::kResourceNotFound);
+  ASSERT_TRUE(engine->Execute(TableRequest("dropped"), apply).ok());  // not "already exists"
+  MustWrite(engine.get(), &batch);
+  EXPECT_TRUE(engine->DescribeTable({"dropped"}).ok());
+
+  // The apply state survives a restart: the catalog is read back from RocksDB.
+  engine.reset();
+  engine = OpenEngine(dir.path() + "/db", kNowMs);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(engine->DescribeTable({"dropped"}).ok());
+  EXPECT_EQ(engine->DescribeTable({"applied"}).status().code(), ErrorCode::kResourceNotFound);
+
+  EXPECT_EQ(engine->Execute(TableRequest("null-batch"), ApplyOptions{1, nullptr}).status().code(),
+            ErrorCode::kInternalServerError);
+}
+
+TEST(EngineApplyTest, NormalPathStillUsesTheClockAndRandomIds) {
+  TempDir dir;
+  auto engine = OpenEngine(dir.path() + "/db", kNowMs);
+  ASSERT_NE(engine, nullptr);
+  auto a = engine->Execute(TableRequest("one"));
+  auto b = engine->Execute(TableRequest("two"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(std::get<CreateTableResponse>(*a).table_description.creation_date_time_ms, kNowMs);
+  EXPECT_NE(std::get<CreateTableResponse>(*a).table_description.table_id,
+            std::get<CreateTableResponse>(*b).table_description.table_id);
+}
+
+// The requests of a short history, each applied with its entry's time.
+std::vector<std::pair<Request, int64_t>> ApplyHistory() {
+  std::vector<std::pair<Request, int64_t>> h;
+  int64_t t = 1000;
+  h.emplace_back(TableRequest("music"), t++);
+  h.emplace_back(TableRequest("books"), t++);
+  for (int i = 0; i < 20; ++i) {
+    h.emplace_back(PutRequest(i % 2 ? "music" : "books", "k" + std::to_string(i % 7), {{"n", N(std::to_string(i))}}), t++);
+  }
+  UpdateItemRequest u;
+  u.table_name = "music";
+  u.key = {{"pk", S("k1")}};
+  u.update_expression = "ADD plays :one SET title = :t";
+  u.expression_attribute_values = {{":one", N("1")}, {":t", S("Spiegel")}};
+  h.emplace_back(u, t++);
+  h.emplace_back(u, t++);
+  BatchWriteItemRequest bw;
+  bw.request_items["books"].push_back({Item{{"pk", S("b1")}, {"x", B(std::string("\0\1", 2))}}, std::nullopt});
+  bw.request_items["books"].push_back({std::nullopt, Item{{"pk", S("k0")}}});
+  h.emplace_back(bw, t++);
+  DeleteItemRequest del;
+  del.table_name = "music";
+  del.key = {{"pk", S("k3")}};
+  h.emplace_back(del, t++);
+  h.emplace_back(DeleteTableRequest{"books"}, t++);
+  h.emplace_back(TableRequest("books"), t++);  // recreated: a new internal id
+  h.emplace_back(PutRequest("books", "again"), t++);
+  PutItemRequest failing = PutRequest("music", "k1");
+  failing.condition.condition_expression = "attribute_not_exists(pk)";
+  h.emplace_back(failing, t++);
+  return h;
+}
+
+TEST(EngineApplyTest, TwoEnginesApplyingTheSameEntriesWriteTheSameBytes) {
+  TempDir dir;
+  // Different clocks: the apply path must not look at them.
+  auto a = OpenEngine(dir.path() + "/a", 111);
+  auto b = OpenEngine(dir.path() + "/b", 999999);
+  ASSERT_TRUE(a && b);
+  for (const auto& [request, now_ms] : ApplyHistory()) {
+    rocksdb::WriteBatch ba, bb;
+    auto ra = a->Execute(request, ApplyOptions{now_ms, &ba});
+    auto rb = b->Execute(request, ApplyOptions{now_ms, &bb});
+    ASSERT_EQ(ra.ok(), rb.ok());
+    ASSERT_EQ(ba.Data(), bb.Data()) << "request at " << now_ms;
+    MustWrite(a.get(), &ba);
+    MustWrite(b.get(), &bb);
+  }
+  for (Cf which : {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion}) {
+    EXPECT_EQ(CfContents(a.get(), which), CfContents(b.get(), which)) << static_cast<int>(which);
+  }
+  auto da = a->DumpState(nullptr);
+  auto db = b->DumpState(nullptr);
+  ASSERT_TRUE(da.ok() && db.ok());
+  EXPECT_EQ(*da, *db);
+  EXPECT_EQ(a->DescribeTable({"music"})->table.table_id, b->DescribeTable({"music"})->table.table_id);
+}
+
+TEST(EngineStateTest, DumpInstallReplacesEveryStateColumnFamily) {
+  TempDir dir;
+  auto a = OpenEngine(dir.path() + "/a", kNowMs);
+  auto b = OpenEngine(dir.path() + "/b", kNowMs);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Execute(TableRequest("music")).ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(a->Execute(PutRequest("music", "k" + std::to_string(i))).ok());
+  ASSERT_TRUE(a->db()->Put(rocksdb::WriteOptions(), a->cf(Cf::kRegion), "applied_index", std::string(8, '\7')).ok());
+  ASSERT_TRUE(a->db()->Put(rocksdb::WriteOptions(), a->cf(Cf::kChanges), std::string("c\0\xff", 3), "v").ok());
+  // b has other content, some of it past a's last keys, and its own node-local raft_log key.
+  ASSERT_TRUE(b->Execute(TableRequest("zzz-other")).ok());
+  ASSERT_TRUE(b->Execute(PutRequest("zzz-other", "x")).ok());
+  ASSERT_TRUE(b->db()->Put(rocksdb::WriteOptions(), b->cf(Cf::kRegion), "\xff\xff", "old").ok());
+  ASSERT_TRUE(b->db()->Put(rocksdb::WriteOptions(), b->cf(Cf::kRaftLog), "n", "node-b").ok());
+
+  // The dump is taken at a RocksDB snapshot: later writes to a are not in it.
+  const Cf kState[] = {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion};
+  const rocksdb::Snapshot* snap = a->db()->GetSnapshot();
+  KeyValues a_at_snapshot[4];
+  for (int i = 0; i < 4; ++i) a_at_snapshot[i] = CfContents(a.get(), kState[i]);
+  ASSERT_TRUE(a->Execute(PutRequest("music", "after-snapshot")).ok());
+  auto dump = a->DumpState(snap);
+  a->db()->ReleaseSnapshot(snap);
+  ASSERT_TRUE(dump.ok()) << dump.status().ToString();
+
+  KeyValues b_before[4];
+  for (int i = 0; i < 4; ++i) b_before[i] = CfContents(b.get(), kState[i]);
+
+  // Corrupted dumps: an error, and b unchanged.
+  std::string flipped = *dump;
+  flipped[flipped.size() / 2] ^= 0x01;
+  std::string garbage(100, 'x');
+  for (const std::string& bad : {flipped, dump->substr(0, dump->size() - 1), garbage, std::string()}) {
+    EXPECT_EQ(b->InstallState(bad, nullptr).code(), ErrorCode::kInternalServerError);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(CfContents(b.get(), kState[i]), b_before[i]);
+  }
+  EXPECT_TRUE(b->DescribeTable({"zzz-other"}).ok());
+
+  rocksdb::WriteBatch extra;
+  ASSERT_TRUE(extra.Put(b->cf(Cf::kRaftLog), "s", "snapshot-meta").ok());
+  Status st = b->InstallState(*dump, &extra);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  // Byte for byte, every state column family as a had it at the snapshot.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(CfContents(b.get(), kState[i]), a_at_snapshot[i]) << i;
+  EXPECT_FALSE(a_at_snapshot[3].empty());
+  // The extra writes went in, and raft_log (node-local) was otherwise left alone.
+  KeyValues raft_log = CfContents(b.get(), Cf::kRaftLog);
+  EXPECT_EQ(raft_log, (KeyValues{{"n", "node-b"}, {"s", "snapshot-meta"}}));
+  // The catalog cache follows: b serves a's tables and no longer its own.
+  EXPECT_EQ(b->DescribeTable({"zzz-other"}).status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_EQ(b->ListTables({})->table_names, std::vector<std::string>{"music"});
+  EXPECT_EQ(b->DescribeTable({"music"})->table.item_count, 50);
+  EXPECT_TRUE(b->GetItem(GetRequest("music", "k7"))->item.has_value());
+  EXPECT_FALSE(b->GetItem(GetRequest("music", "after-snapshot"))->item.has_value());
+  // And b goes on applying on top of it.
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(b->Execute(TableRequest("next"), ApplyOptions{1, &batch}).ok());
+  MustWrite(b.get(), &batch);
+  EXPECT_TRUE(b->DescribeTable({"next"}).ok());
+  // A dump of the same state is the same bytes.
+  auto c = OpenEngine(dir.path() + "/c", kNowMs);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->InstallState(*dump, nullptr).ok());
+  auto again = c->DumpState(nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *dump);
+}
+
+TEST(EngineStateTest, OldDataFolderWithoutRegionFamilyOpens) {
+  TempDir dir;
+  std::string path = dir.path() + "/db";
+  {
+    rocksdb::DBOptions o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "catalog", "items", "raft_log", "changes"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, path, cfs, &handles, &raw).ok());
+    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+  }
+  auto engine = OpenEngine(path, kNowMs);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_NE(engine->cf(Cf::kRegion), nullptr);
+  EXPECT_TRUE(engine->db()->Put(rocksdb::WriteOptions(), engine->cf(Cf::kRegion), "k", "v").ok());
 }
 
 }  // namespace

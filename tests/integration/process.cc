@@ -1,7 +1,9 @@
 #include "tests/integration/process.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (keep_) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -149,6 +152,63 @@ std::string WaitForEndpoint(const std::filesystem::path& data, ChildProcess& nod
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return "";
+}
+
+std::vector<uint16_t> FreeTcpPorts(int n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      if (fd >= 0) ::close(fd);
+      break;  // the caller sees fewer ports than it asked for
+    }
+    fds.push_back(fd);
+    ports.push_back(ntohs(a.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
+std::optional<NodeEndpoints> WaitForNodeEndpoints(const std::filesystem::path& data, ChildProcess& node,
+                                                  std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline && node.running()) {
+    auto j = nlohmann::json::parse(ReadFileText(data / "endpoints.json"), nullptr, false);
+    if (j.is_object() && j.contains("native") && j.contains("pid") && j["pid"].is_number_integer() &&
+        j["pid"].get<int64_t>() == node.pid()) {
+      NodeEndpoints e;
+      e.native = j["native"].get<std::string>();
+      e.http = j.value("http", "");
+      e.pid = j["pid"].get<int64_t>();
+      e.node_id = j.value("node_id", uint64_t{0});
+      return e;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::nullopt;
+}
+
+std::string ReadFileText(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string TailFile(const std::filesystem::path& path, int lines) {
+  std::string text = ReadFileText(path);
+  size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
+  return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
 }  // namespace meridian::testing

@@ -6,7 +6,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +20,12 @@ class TempDir {
   TempDir();
   ~TempDir();
   const std::filesystem::path& path() const { return path_; }
+  // Leaves the folder in place on destruction (a failed test keeps its logs and data to inspect).
+  void Keep() { keep_ = true; }
 
  private:
   std::filesystem::path path_;
+  bool keep_ = false;
 };
 
 // A child process (execv of argv[0]) with stdout and stderr appended to `log`.
@@ -52,5 +57,28 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 // DIR/endpoints.json. Returns the native endpoint, or "" if it did not come up.
 std::string WaitForEndpoint(const std::filesystem::path& data, ChildProcess& node,
                             std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// `n` distinct free TCP ports on 127.0.0.1 (all held open until every one is picked, then
+// released, so another process could still take one before the caller binds it: rare, and the
+// node then fails to start with a clear message).
+std::vector<uint16_t> FreeTcpPorts(int n);
+
+// What a facility node (`meridian start`) writes to DATA/endpoints.json once it serves.
+struct NodeEndpoints {
+  std::string native;
+  std::string http;
+  int64_t pid = 0;
+  uint64_t node_id = 0;
+};
+// Waits (bounded) until DATA/endpoints.json names `node`'s pid — a file left by an earlier,
+// killed process of the same facility does not count. nullopt if the node exits or the time runs
+// out first.
+std::optional<NodeEndpoints> WaitForNodeEndpoints(const std::filesystem::path& data, ChildProcess& node,
+                                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The whole file; "" when it cannot be read.
+std::string ReadFileText(const std::filesystem::path& path);
+// The last `lines` lines of a file (a node's log in a failure message).
+std::string TailFile(const std::filesystem::path& path, int lines);
 
 }  // namespace meridian::testing
