@@ -2,6 +2,7 @@
 //   start-single-node  serve one node (development mode; stays after the replica group arrives)
 //   call               any DynamoDB operation, request and response in DynamoDB's JSON
 //   tables | create-table | delete-table | put | get | delete | query | scan   shortcuts
+//   status | admin     a topology's facilities (cli/status.cc, cli/admin.cc)
 // Exit codes (../shared/DESIGN.md): 0 ok, 1 an API error (its JSON on stdout), 2 usage,
 // 3 unreachable or timed out.
 #include <csignal>
@@ -20,7 +21,12 @@
 #include "api/json_codec.h"
 #include "api/tls.h"
 #include "cli/args.h"
+#include "cli/common.h"
+#include "cli/demo.h"
+#include "cli/region_commands.h"
 #include "meridian/client.h"
+#include "meridian/region_client.h"
+#include "topology/topology.h"
 #include "region/node_server.h"
 #include "region/request_executor.h"
 #include "storage/engine.h"
@@ -28,16 +34,24 @@
 namespace meridian::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitApiError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
 constexpr char kDefaultEndpoint[] = "tcp://127.0.0.1:7700";
 constexpr char kDefaultDataDir[] = "meridian-data";
 
 constexpr char kUsage[] = R"(usage: meridian <command> [options]
 
 Server:
+  start --topology FILE --region NAME --facility NAME [--join] [--no-auth] [--workers N]
+        [--snapshot-entries N]
+      Serve one facility node of a region (Raft replica group of three facilities): the native
+      protocol and DynamoDB's HTTP API on the facility's ports in the topology. Keys come from
+      access.yaml beside the topology; peers are signed with its `credentials` file. A node
+      started on an empty data folder while its region runs joins as a new member: make it a
+      voter with `meridian admin replace-facility`. SIGTERM: a leader hands over first.
+  demo [--regions N] [--data DIR] [--base-port P] [--no-auth] [--restart]
+      N local regions (default 1) of three facility nodes each on 127.0.0.1, supervised; DIR
+      (default ./meridian-demo) holds topology.yaml with the ports (from 7700 native, 8000 HTTP,
+      or the next free block), credentials, access.yaml, run/*.pid, log/*.log and the data. A
+      second run on DIR resumes it. Ctrl-C stops every node; --restart restarts nodes that exit.
   start-single-node --data DIR [--listen tcp://127.0.0.1:7700] [--workers N] [--no-sync]
                     [--http 127.0.0.1:8000] [--access FILE] [--no-auth]
                     [--tls-cert FILE --tls-key FILE | --tls-self-signed]
@@ -59,22 +73,36 @@ Requests (DynamoDB's JSON in and out):
   scan TABLE [--limit N] [--segment I --total-segments N] [--count]
 
 Options for requests:
-  --endpoint tcp://HOST:PORT   the node (default: $MERIDIAN_ENDPOINT, else DIR/endpoints.json of
+  --topology FILE [--region NAME]
+                               send to a region (default: the file's first region) through the
+                               region-aware client: writes, table operations and --consistent
+                               reads to its leader, other reads to any facility, retried with
+                               backoff within --timeout-ms. Default: $MERIDIAN_TOPOLOGY when set
+                               (and no --endpoint or --data), else one node as below
+  --endpoint tcp://HOST:PORT   one node (default: $MERIDIAN_ENDPOINT, else DIR/endpoints.json of
                                --data DIR or ./meridian-data, else tcp://127.0.0.1:7700)
   --data DIR                   find the endpoint in DIR/endpoints.json
-  --timeout-ms N               per request (default 10000)
+  --timeout-ms N               per request, with its retries (default 10000)
   --credentials FILE           AWS shared-credentials file that signs requests (profile
                                --profile NAME, default meridian; else $AWS_ACCESS_KEY_ID and
-                               $AWS_SECRET_ACCESS_KEY; else DIR/credentials of --data DIR)
+                               $AWS_SECRET_ACCESS_KEY; else DIR/credentials of --data DIR.
+                               With a topology: `credentials` beside it comes first)
   --pretty                     indent the JSON output
+
+Operators (topology: --topology FILE, else $MERIDIAN_TOPOLOGY, else /etc/meridian/topology.yaml;
+credentials as for requests):
+  status [--region NAME] [--json] [--pretty] [--timeout-ms N]
+      Every facility's Raft view (role, term, commit and applied index), asked in parallel (1 s
+      each by default); the leader is marked *. --json: {"schema_version":1,"regions":[...]}.
+      Exit 0 when every facility answered, 3 when any is down.
+  admin transfer-leader [--region NAME] [--to FACILITY]
+      Ask the region's leader to hand leadership to FACILITY (default: the best follower).
+  admin replace-facility [--region NAME] --facility NAME
+      Make the node now running at facility NAME (started on an empty folder, joined as a new
+      member) the voter for that facility in place of the lost one.
 
 Exit codes: 0 ok, 1 API error (JSON on stdout), 2 usage, 3 unreachable or timed out.
 )";
-
-int UsageError(const std::string& message) {
-  std::cerr << "meridian: " << message << "\n(run `meridian help` for usage)\n";
-  return kExitUsage;
-}
 
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -106,7 +134,9 @@ std::string ResolveEndpoint(const Args& args) {
 // Who signs requests: --credentials FILE (profile --profile, else $AWS_PROFILE, else meridian),
 // else $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else DIR/credentials of --data DIR (or
 // ./meridian-data), else nobody (a node with auth on refuses unsigned requests).
-std::optional<Credentials> ResolveCredentials(const Args& args, std::string* error) {
+// With a topology, its folder's `credentials` replaces DIR/credentials (`fallback_dir`).
+std::optional<Credentials> ResolveCredentials(const Args& args, std::string* error,
+                                              const std::optional<std::filesystem::path>& fallback_dir = std::nullopt) {
   std::string profile = "meridian";
   if (const char* p = std::getenv("AWS_PROFILE"); p && *p) profile = p;
   if (auto p = args.Get("profile")) profile = *p;
@@ -119,7 +149,7 @@ std::optional<Credentials> ResolveCredentials(const Args& args, std::string* err
     return c.value();
   }
   if (auto env = CredentialsFromEnvironment()) return env;
-  std::filesystem::path dir = args.GetOr("data", kDefaultDataDir);
+  std::filesystem::path dir = fallback_dir ? *fallback_dir : std::filesystem::path(args.GetOr("data", kDefaultDataDir));
   if (std::filesystem::exists(dir / "credentials")) {
     Result<Credentials> c = LoadSharedCredentials((dir / "credentials").string(), profile);
     if (c.ok()) return c.value();
@@ -128,27 +158,101 @@ std::optional<Credentials> ResolveCredentials(const Args& args, std::string* err
 }
 
 const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input", "credentials", "profile",
+                                                   "topology", "region", "to", "facility",
                                                    "values", "names", "limit", "segment",
                                                    "total-segments", "condition", "return"};
-const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count"};
+const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count", "json"};
 
 void PrintJson(const nlohmann::json& j, bool pretty) {
   std::cout << (pretty ? j.dump(2) : j.dump()) << std::endl;
 }
 
-// The node's address, credentials and timeout from the request options; a usage exit code on a
-// bad option.
-int ClientOptionsFrom(const Args& args, ClientOptions* options) {
-  options->endpoint = ResolveEndpoint(args);
-  std::string credentials_error;
-  options->credentials = ResolveCredentials(args, &credentials_error);
-  if (!credentials_error.empty()) return UsageError(credentials_error);
+// --timeout-ms, when given; a usage exit code when it is not a positive number.
+int TimeoutFrom(const Args& args, std::optional<std::chrono::milliseconds>* timeout) {
   if (auto t = args.Get("timeout-ms")) {
     char* end = nullptr;
     long ms = std::strtol(t->c_str(), &end, 10);
     if (*end != '\0' || ms <= 0) return UsageError("--timeout-ms takes a positive number");
-    options->timeout = std::chrono::milliseconds(ms);
+    *timeout = std::chrono::milliseconds(ms);
   }
+  return kExitOk;
+}
+
+// The node's address, credentials and timeout from the request options; a usage exit code on a
+// bad option.
+int ClientOptionsFrom(const Args& args, ClientOptions* options) {
+  if (args.Has("region")) return UsageError("--region goes with --topology FILE");
+  options->endpoint = ResolveEndpoint(args);
+  std::string credentials_error;
+  options->credentials = ResolveCredentials(args, &credentials_error);
+  if (!credentials_error.empty()) return UsageError(credentials_error);
+  std::optional<std::chrono::milliseconds> timeout;
+  if (int rc = TimeoutFrom(args, &timeout); rc != kExitOk) return rc;
+  if (timeout) options->timeout = *timeout;
+  return kExitOk;
+}
+
+// The topology (--topology FILE, else $MERIDIAN_TOPOLOGY, else /etc/meridian/topology.yaml), the
+// region (--region NAME, else the first), credentials (--credentials FILE, else `credentials` beside
+// the topology file, else the environment) and --timeout-ms; a usage exit code when any is bad.
+int RegionContextFrom(const Args& args, RegionCommandContext* context) {
+  context->topology_path = topology::ResolveTopologyPath(args.Get("topology"));
+  topology::ParseOptions parse;
+  parse.check_data_parents = false;  // a client's machine need not have the nodes' folders
+  Result<topology::Topology> loaded = topology::LoadTopology(context->topology_path, parse);
+  if (!loaded.ok()) return UsageError(loaded.status().message());
+  context->topology = std::move(loaded.value());
+  if (context->topology.regions.empty()) return UsageError(context->topology_path + " names no region");
+  if (auto region = args.Get("region")) {
+    const topology::Region* found = context->topology.FindRegion(*region);
+    if (!found) {
+      std::string known;
+      for (const auto& r : context->topology.regions) known += (known.empty() ? "" : ", ") + r.name;
+      return UsageError("no region " + *region + " in " + context->topology_path + " (it has " + known + ")");
+    }
+    context->region_index = static_cast<size_t>(found - context->topology.regions.data());
+    context->region_given = true;
+  }
+  // The topology's own key file comes before $AWS_ACCESS_KEY_ID, which may well hold a key for
+  // AWS itself; its profile is --profile or meridian (not $AWS_PROFILE, for the same reason).
+  std::filesystem::path beside = context->topology.base_dir / "credentials";
+  if (!args.Has("credentials") && std::filesystem::exists(beside)) {
+    Result<Credentials> c = LoadSharedCredentials(beside.string(), args.GetOr("profile", "meridian"));
+    if (c.ok()) context->credentials = c.value();
+  }
+  if (!context->credentials) {
+    std::string credentials_error;
+    context->credentials = ResolveCredentials(args, &credentials_error, context->topology.base_dir);
+    if (!credentials_error.empty()) return UsageError(credentials_error);
+  }
+  return TimeoutFrom(args, &context->timeout);
+}
+
+// Where the request commands send: one node (ClientOptionsFrom), or, with --topology FILE or
+// $MERIDIAN_TOPOLOGY (and no --endpoint or --data), a region through the region-aware client.
+struct RequestTarget {
+  std::unique_ptr<Client> node;
+  std::unique_ptr<RegionClient> region;
+
+  Result<Response> Call(const Request& request) { return region ? region->Call(request) : node->Call(request); }
+  Result<ListTablesResponse> ListTables(const ListTablesRequest& r) {
+    return region ? region->ListTables(r) : node->ListTables(r);
+  }
+};
+
+int RequestTargetFrom(const Args& args, RequestTarget* target) {
+  const bool single_node = args.Has("endpoint") || args.Has("data");
+  if (args.Has("topology") && single_node) return UsageError("--topology excludes --endpoint and --data");
+  const char* env = std::getenv(std::string(topology::kTopologyEnvVar).c_str());
+  if (args.Has("topology") || (!single_node && env && *env)) {
+    RegionCommandContext context;
+    if (int rc = RegionContextFrom(args, &context); rc != kExitOk) return rc;
+    target->region = std::make_unique<RegionClient>(RegionClientOptionsFrom(context, std::chrono::milliseconds(10000)));
+    return kExitOk;
+  }
+  ClientOptions options;
+  if (int rc = ClientOptionsFrom(args, &options); rc != kExitOk) return rc;
+  target->node = std::make_unique<Client>(std::move(options));
   return kExitOk;
 }
 
@@ -172,10 +276,9 @@ int SendJson(const Args& args, const std::string& operation, const std::string& 
     PrintJson(api::EncodeError(request.status()), pretty);
     return kExitApiError;
   }
-  ClientOptions options;
-  if (int rc = ClientOptionsFrom(args, &options); rc != kExitOk) return rc;
-  Client client(options);
-  Result<Response> response = client.Call(request.value());
+  RequestTarget target;
+  if (int rc = RequestTargetFrom(args, &target); rc != kExitOk) return rc;
+  Result<Response> response = target.Call(request.value());
   if (!response.ok()) return ReportFailure(response.status(), pretty);
   PrintJson(api::EncodeResponse(response.value()), pretty);
   return kExitOk;
@@ -191,14 +294,6 @@ std::optional<nlohmann::json> JsonArg(const std::string& what, const std::string
   return j;
 }
 
-std::optional<int64_t> IntArg(const Args& args, const std::string& name) {
-  auto v = args.Get(name);
-  if (!v) return std::nullopt;
-  char* end = nullptr;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0') return std::nullopt;
-  return n;
-}
 
 int CmdCall(const Args& args) {
   const auto& pos = args.positional();
@@ -229,9 +324,8 @@ int CmdTables(const Args& args) {
   // Follows LastEvaluatedTableName to the end and prints one merged list.
   nlohmann::json all = nlohmann::json::array();
   std::optional<std::string> start;
-  ClientOptions options;
-  if (int rc = ClientOptionsFrom(args, &options); rc != kExitOk) return rc;
-  Client client(options);
+  RequestTarget client;
+  if (int rc = RequestTargetFrom(args, &client); rc != kExitOk) return rc;
   for (int page = 0; page < 100000; ++page) {
     ListTablesRequest r;
     r.exclusive_start_table_name = start;
@@ -325,19 +419,6 @@ int CmdQueryOrScan(const Args& args, bool query) {
 
 // --- start-single-node ----------------------------------------------------------------------
 
-bool WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    if (!out.flush()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
-}
 
 int CmdStartSingleNode(int argc, char** argv) {
   Args args;
@@ -519,6 +600,8 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   if (command == "start-single-node") return CmdStartSingleNode(argc, argv);
+  if (command == "start") return CmdStart(argc, argv);
+  if (command == "demo") return CmdDemo(argc, argv);
 
   Args args;
   std::string error;
@@ -534,6 +617,12 @@ int Main(int argc, char** argv) {
   if (command == "update") return CmdUpdate(args);
   if (command == "query") return CmdQueryOrScan(args, true);
   if (command == "scan") return CmdQueryOrScan(args, false);
+  if (command == "status" || command == "admin") {
+    if (args.Has("endpoint") || args.Has("data")) return UsageError(command + " reads the topology: --topology FILE");
+    RegionCommandContext context;
+    if (int rc = RegionContextFrom(args, &context); rc != kExitOk) return rc;
+    return command == "status" ? CmdStatus(args, context) : CmdAdmin(args, context);
+  }
   return UsageError("unknown command '" + command + "'");
 }
 

@@ -9,17 +9,69 @@
 
 #include <zmq.hpp>
 
+#include "client/zmq_support.h"
 #include "proto/frame.h"
 
 namespace meridian {
-namespace {
 
-// One context for the whole process, never destroyed: contexts are thread-safe, and terminating
-// one at static-destruction time could block on sockets other code still holds.
+namespace client_internal {
+
 zmq::context_t& SharedContext() {
   static zmq::context_t* context = new zmq::context_t(1);
   return *context;
 }
+
+ConnectionWatch::ConnectionWatch(zmq::socket_t& socket) : watched_(&socket) {
+  // inproc names are per context, and the context is per process: a counter makes them unique.
+  static std::atomic<uint64_t> next{0};
+  std::string address = "inproc://meridian-connection-watch-" + std::to_string(++next);
+  if (zmq_socket_monitor(socket.handle(), address.c_str(), ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
+  }
+  pair_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::pair);
+  pair_->set(zmq::sockopt::linger, 0);
+  pair_->connect(address);
+}
+
+ConnectionWatch::~ConnectionWatch() {
+  pair_.reset();
+  (void)zmq_socket_monitor(watched_->handle(), nullptr, 0);
+}
+
+bool ConnectionWatch::Drain() {
+  bool failed = false;
+  // An event is two frames: [uint16 event, uint32 value] and the endpoint. Bounded: the watched
+  // socket retries a refused connection every 100 ms, so few can be pending.
+  for (int i = 0; i < 1000; ++i) {
+    zmq::message_t event;
+    if (!pair_->recv(event, zmq::recv_flags::dontwait)) break;
+    uint16_t id = 0;
+    if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
+    while (event.more()) {
+      zmq::message_t rest;
+      if (!pair_->recv(rest, zmq::recv_flags::dontwait)) break;
+      event = std::move(rest);
+    }
+    if (id == ZMQ_EVENT_CONNECT_RETRIED || id == ZMQ_EVENT_DISCONNECTED) failed = true;
+  }
+  return failed;
+}
+
+}  // namespace client_internal
+
+namespace {
+
+using client_internal::SharedContext;
+
+// The request id a node reply carries, without decoding its body ("" when the envelope does not
+// decode either).
+std::string ReplyRequestId(std::string_view bytes) {
+  proto::RawFrame frame;
+  if (!proto::DecodeFrame(bytes, &frame).ok()) return "";
+  return frame.request_id;
+}
+
+}  // namespace
 
 std::string NewRequestId() {
   unsigned char bytes[16];
@@ -37,6 +89,8 @@ std::string NewRequestId() {
   }
   return id;
 }
+
+namespace {
 
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
@@ -83,8 +137,16 @@ std::optional<Credentials> CredentialsFromEnvironment() {
 struct Client::Impl {
   ClientOptions options;
   std::unique_ptr<zmq::socket_t> socket;
+  // With fail_fast: the socket's connection events. Declared after `socket` so it goes first.
+  std::unique_ptr<client_internal::ConnectionWatch> watch;
+
+  void Drop() {
+    watch.reset();
+    socket.reset();
+  }
 
   void Reset() {
+    Drop();
     socket = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::dealer);
     socket->set(zmq::sockopt::linger, 0);
     // Queue only on completed connections, so an unreachable node is seen as such instead of
@@ -93,53 +155,103 @@ struct Client::Impl {
     socket->set(zmq::sockopt::sndhwm, 100);
     socket->set(zmq::sockopt::rcvhwm, 100);
     socket->set(zmq::sockopt::maxmsgsize, proto::kSocketMaxMessageBytes);
+    if (options.fail_fast) watch = std::make_unique<client_internal::ConnectionWatch>(*socket);
     socket->connect(options.endpoint);
   }
 
-  Result<Response> Call(const Request& request) {
+  // Polls the socket for `events` and, with fail_fast, the connection watch, until the socket is
+  // ready (true), the watch reports a failure (*lost set), or `timeout` passes.
+  bool Wait(short events, std::chrono::milliseconds timeout, bool* lost) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      zmq::pollitem_t items[] = {{socket->handle(), 0, events, 0},
+                                 {watch ? watch->events().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      zmq::poll(items, watch ? 2 : 1, std::max(std::chrono::milliseconds(0), left));
+      if (items[0].revents & events) return true;
+      if (watch && (items[1].revents & ZMQ_POLLIN) && watch->Drain()) {
+        *lost = true;
+        return false;
+      }
+      if (std::chrono::steady_clock::now() >= until) return false;
+    }
+  }
+
+  std::optional<proto::FrameCredentials> Signer() const {
+    if (!options.credentials) return std::nullopt;
+    return proto::FrameCredentials{options.credentials->access_key_id,
+                                   options.credentials->secret_access_key};
+  }
+
+  // Sends `frame` and waits for the reply to `id`. `decode(bytes)` gives the reply's request id
+  // and its decoded value; a reply to another id is a stale answer to an earlier request and is
+  // skipped.
+  template <typename T, typename Decode>
+  Result<T> RoundTrip(const std::string& frame, const std::string& id, Decode decode) {
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
     auto remaining = [&] {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       return std::max<int64_t>(0, left.count());
     };
-    std::string id = NewRequestId();
-    std::optional<proto::FrameCredentials> signer;
-    if (options.credentials) {
-      signer = proto::FrameCredentials{options.credentials->access_key_id, options.credentials->secret_access_key};
-    }
-    std::string frame = proto::EncodeRequest(id, request, signer ? &*signer : nullptr);
     try {
       if (!socket) Reset();
-      zmq::pollitem_t out[] = {{socket->handle(), 0, ZMQ_POLLOUT, 0}};
-      zmq::poll(out, 1, std::chrono::milliseconds(remaining()));
-      if (!(out[0].revents & ZMQ_POLLOUT) ||
+      // Events from before this call are history: if the node is still away, its next refused
+      // reconnection (every 100 ms) says so again.
+      if (watch) watch->Drain();
+      bool lost = false;
+      if (!Wait(ZMQ_POLLOUT, std::chrono::milliseconds(remaining()), &lost) ||
           !socket->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-        socket.reset();
-        return Status(ErrorCode::kUnreachable, "cannot reach " + options.endpoint);
+        Drop();
+        return Status(ErrorCode::kUnreachable, "cannot reach " + options.endpoint + (lost ? " (the connection failed)" : ""));
       }
       for (;;) {
-        zmq::pollitem_t in[] = {{socket->handle(), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(in, 1, std::chrono::milliseconds(remaining()));
-        if (!(in[0].revents & ZMQ_POLLIN)) {
+        if (!Wait(ZMQ_POLLIN, std::chrono::milliseconds(remaining()), &lost)) {
           // Drop the socket with whatever it still holds so a late answer is never mistaken for
           // the answer to a later request.
-          socket.reset();
+          Drop();
+          if (lost) {
+            return Status(ErrorCode::kTimeout, "lost the connection to " + options.endpoint +
+                                                   " before its answer (the request may have been applied)");
+          }
           return Status(ErrorCode::kTimeout, "no answer from " + options.endpoint + " within " +
                                                  std::to_string(options.timeout.count()) + " ms");
         }
         zmq::message_t reply;
         if (!socket->recv(reply, zmq::recv_flags::dontwait)) continue;
-        proto::DecodedReply decoded = proto::DecodeReply(reply.to_string_view());
+        std::pair<std::string, Result<T>> decoded = decode(reply.to_string_view());
         // An empty id is the server's answer to a frame it could not read far enough to find the
         // id; one request is outstanding at a time, so it is ours. Another id is a stale answer.
-        if (!decoded.request_id.empty() && decoded.request_id != id) continue;
-        return std::move(decoded.response);
+        if (!decoded.first.empty() && decoded.first != id) continue;
+        return std::move(decoded.second);
       }
     } catch (const zmq::error_t& e) {
-      socket.reset();
+      Drop();
       return Status(ErrorCode::kUnreachable, "cannot reach " + options.endpoint + ": " + e.what());
     }
+  }
+
+  Result<Response> Call(const Request& request, const std::string& id) {
+    if (id.empty() || id.size() > kMaxRequestIdBytes) {
+      return Status::Validation("a request id is 1 to " + std::to_string(kMaxRequestIdBytes) + " bytes");
+    }
+    std::optional<proto::FrameCredentials> signer = Signer();
+    std::string frame = proto::EncodeRequest(id, request, signer ? &*signer : nullptr);
+    return RoundTrip<Response>(frame, id, [](std::string_view bytes) {
+      proto::DecodedReply decoded = proto::DecodeReply(bytes);
+      return std::pair<std::string, Result<Response>>(std::move(decoded.request_id),
+                                                      std::move(decoded.response));
+    });
+  }
+
+  template <typename T>
+  Result<T> Node(proto::NodeOp op, const proto::NodeAdminArgs& args, Result<T> (*decode)(std::string_view)) {
+    std::string id = NewRequestId();
+    std::optional<proto::FrameCredentials> signer = Signer();
+    std::string frame = proto::EncodeNodeRequest(id, op, args, signer ? &*signer : nullptr);
+    return RoundTrip<T>(frame, id, [decode](std::string_view bytes) {
+      return std::pair<std::string, Result<T>>(ReplyRequestId(bytes), decode(bytes));
+    });
   }
 };
 
@@ -152,11 +264,27 @@ Client& Client::operator=(Client&&) noexcept = default;
 
 const std::string& Client::endpoint() const { return impl_->options.endpoint; }
 
-Result<Response> Client::Call(const Request& request) { return impl_->Call(request); }
+std::chrono::milliseconds Client::timeout() const { return impl_->options.timeout; }
+void Client::set_timeout(std::chrono::milliseconds timeout) { impl_->options.timeout = timeout; }
+
+Result<Response> Client::Call(const Request& request) { return impl_->Call(request, NewRequestId()); }
+
+Result<Response> Client::Call(const Request& request, std::string_view request_id) {
+  return impl_->Call(request, std::string(request_id));
+}
+
+Result<proto::NodeStatus> Client::NodeStatus() {
+  return impl_->Node<proto::NodeStatus>(proto::NodeOp::kStatus, {}, &proto::DecodeNodeStatusReply);
+}
+
+Result<proto::NodeAdminResult> Client::NodeAdmin(proto::NodeOp op, const proto::NodeAdminArgs& args) {
+  if (op == proto::NodeOp::kStatus) return Status::Validation("NodeAdmin takes an admin op; use NodeStatus()");
+  return impl_->Node<proto::NodeAdminResult>(op, args, &proto::DecodeNodeAdminReply);
+}
 
 template <typename Resp, typename Req>
 Result<Resp> Client::CallTyped(const Req& r) {
-  Result<Response> response = impl_->Call(Request(r));
+  Result<Response> response = impl_->Call(Request(r), NewRequestId());
   if (!response.ok()) return response.status();
   if (auto* typed = std::get_if<Resp>(&response.value())) return std::move(*typed);
   return Status::Internal("the node answered with the response of another operation");

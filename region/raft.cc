@@ -918,7 +918,7 @@ ProposeStatus Raft::ReadIndex(uint64_t context) {
   if (role_ != Role::kLeader) return ProposeStatus::Error(ProposeCode::kNotLeader, leader_);
   // Thesis §6.4 step 1: until an entry of this term commits, commit_ may lag the true commit index.
   if (TermAt(commit_) != term_) return ProposeStatus::Error(ProposeCode::kConfChangePending);
-  if (Quorum() <= 1) {
+  if (Quorum() <= 1 || cfg_.testing_bug == TestingBug::kReadWithoutQuorum) {
     read_states_.push_back(ReadState{context, commit_});
     return ProposeStatus::Ok(commit_, term_);
   }

@@ -152,6 +152,7 @@ enum class TestingBug : uint8_t {
   kDoubleVote,        // grants a second vote in a term it already voted in
   kMinorityCommit,    // leader counts a commit on floor(n/2) servers instead of a majority
   kAckBeforePersist,  // a follower's append ack leaves in a Ready that withholds the entries
+  kReadWithoutQuorum, // ReadIndex answers at once, without confirming leadership with a majority
 };
 
 struct Config {

@@ -15,8 +15,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 bool IsNotLeader(const Status& st) {
+  // Answers after which the request may go to another node (or wait for one): it was not applied.
   return st.code() == ErrorCode::kServiceUnavailable &&
-         (st.message().rfind("not the leader", 0) == 0 || st.message().rfind("no leader", 0) == 0);
+         (st.message().rfind("not the leader", 0) == 0 || st.message().rfind("no leader", 0) == 0 ||
+          st.message().rfind("leadership is being transferred", 0) == 0);
 }
 
 }  // namespace
@@ -50,6 +52,8 @@ Result<Response> RegionBackend::Forward(const std::string& endpoint, const Reque
     ClientOptions options;
     options.endpoint = endpoint;
     options.timeout = timeout;
+    // A leader that just died refuses the connection: hear it at once, not after the timeout.
+    options.fail_fast = true;
     if (access_ && ctx.principal) {
       std::optional<std::string> secret = access_->Secret(*ctx.principal);
       if (!secret) return Status(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
@@ -57,6 +61,7 @@ Result<Response> RegionBackend::Forward(const std::string& endpoint, const Reque
     }
     it = clients.emplace(cache_key, std::make_unique<Client>(std::move(options))).first;
   }
+  it->second->set_timeout(timeout);
   Result<Response> r = it->second->Call(request, ctx.request_id);
   if (!r.ok() && (r.status().code() == ErrorCode::kUnreachable || r.status().code() == ErrorCode::kTimeout)) {
     clients.erase(it);  // a fresh socket next time: the old one may hold a stale reply

@@ -55,10 +55,15 @@ struct Node {
   NodeId id;
   std::unique_ptr<Raft> raft;  // null while crashed
   int64_t down_until = 0;
+  int64_t paused_until = 0;  // while tick < paused_until the node is frozen
   Disk disk;
   // The application's state machine: a digest of everything applied, and how far.
   LogIndex sm_applied;
   uint64_t sm_digest = 0;
+  // ReadIndex requests in flight: context -> the highest index applied anywhere when the read
+  // began. Contexts increase across the node's restarts.
+  uint64_t next_read = 0;
+  std::map<uint64_t, uint64_t> reads;
 };
 
 struct InFlight {
@@ -160,15 +165,19 @@ class Simulation {
     return s.data.empty() ? 0 : std::stoull(s.data);
   }
 
+  bool Paused(const Node& n) const { return tick_ < n.paused_until; }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   Node& At(NodeId id) { return *nodes_[id.value - 1]; }
   bool Connected(NodeId a, NodeId b) const { return side_[a.value] == side_[b.value]; }
 
   void Step(bool faults) {
     if (faults) InjectFaults();
+    // Client reads arrive before the tick's peer messages: a leader resuming from a pause serves
+    // them with the beliefs it had when it stopped (the dangerous moment for a read).
+    if (faults) StartReads();
     Deliver();
     for (auto& node : nodes_) {
-      if (!node->raft) continue;
+      if (!node->raft || Paused(*node)) continue;
       node->raft->Tick();
       ObserveRole(*node);
     }
@@ -178,10 +187,10 @@ class Simulation {
       if (Chance(o_.conf_change_per_tick)) ChangeMembership();
     }
     for (auto& node : nodes_) {
-      if (node->raft) MaybeCompact(*node);
+      if (node->raft && !Paused(*node)) MaybeCompact(*node);
     }
     for (auto& node : nodes_) {
-      if (node->raft) HandleReady(*node, faults);
+      if (node->raft && !Paused(*node)) HandleReady(*node, faults);
     }
     // With a planted bug the core records a broken invariant instead of aborting; the checkers
     // must still find the damage, so the run goes on.
@@ -213,6 +222,10 @@ class Simulation {
         Start(*node);
       } else if (node->raft && Chance(o_.crash_per_tick)) {
         Crash(*node);
+      } else if (node->raft && !Paused(*node) && Chance(o_.pause_per_tick)) {
+        node->paused_until = tick_ + 1 + static_cast<int64_t>(rng_() % o_.pause_ticks_max);
+        ++result_.pauses;
+        Trace("pause n" + std::to_string(node->id.value) + " until " + std::to_string(node->paused_until));
       }
     }
   }
@@ -227,6 +240,11 @@ class Simulation {
     });
     for (auto& f : due) {
       Node& to = At(f.msg.to);
+      if (to.raft && Paused(to)) {  // waits in the socket buffer until the node runs again
+        f.deliver_at = to.paused_until;
+        net_.push_back(std::move(f));
+        continue;
+      }
       if (!to.raft || !Connected(f.msg.from, f.msg.to)) continue;
       to.raft->Step(f.msg);
       ObserveRole(to);
@@ -251,7 +269,7 @@ class Simulation {
     if (!Chance(o_.propose_per_tick)) return;
     std::string data = "c" + std::to_string(++proposals_);
     Node* n = nodes_[rng_() % nodes_.size()].get();
-    for (int hop = 0; hop < 2 && n && n->raft; ++hop) {
+    for (int hop = 0; hop < 2 && n && n->raft && !Paused(*n); ++hop) {
       auto st = n->raft->Propose(data);
       if (st.ok() || st.leader_hint() == raft::kNoNode) return;
       n = &At(st.leader_hint());
@@ -323,6 +341,41 @@ class Simulation {
     e.erase(e.begin(), std::find_if(e.begin(), e.end(), [&](const Entry& x) { return x.index > at; }));
   }
 
+  // Linearizable reads (thesis §6.4): a read may be served at the index a ReadState names only if
+  // that index covers every write that completed before the read began. Anything applied on any
+  // node has committed (and may have been acknowledged), so the read index must be at least the
+  // highest index applied anywhere when the read was issued. A deposed leader that answered from
+  // its own stale commit index fails this.
+  void StartReads() {
+    for (auto& node : nodes_) {
+      if (!node->raft || Paused(*node) || node->raft->role() != raft::Role::kLeader ||
+          !Chance(o_.read_per_tick)) {
+        continue;
+      }
+      uint64_t ctx = ++node->next_read;
+      if (node->raft->ReadIndex(ctx).ok()) {
+        node->reads[ctx] = applied_.empty() ? 0 : applied_.size() - 1;
+      }
+    }
+  }
+
+  void CheckReads(Node& n, const Ready& rd) {
+    for (const raft::ReadState& rs : rd.read_states) {
+      auto it = n.reads.find(rs.context);
+      if (it == n.reads.end()) continue;
+      uint64_t need = it->second;
+      n.reads.erase(it);
+      if (rs.index.value == 0) continue;  // dropped: the caller retries elsewhere
+      ++result_.reads_served;
+      if (rs.index.value < need) {
+        Fail("read linearizability", "n" + std::to_string(n.id.value) + " answered read " +
+                                         std::to_string(rs.context) + " at index " + std::to_string(rs.index.value) +
+                                         " but index " + std::to_string(need) + " was applied before it began");
+        return;
+      }
+    }
+  }
+
   void HandleReady(Node& n, bool faults) {
     if (!n.raft->HasReady()) return;
     Ready rd = n.raft->GetReady();
@@ -333,6 +386,8 @@ class Simulation {
       return;
     }
     Persist(n, rd);
+    if (!result_.ok) return;
+    CheckReads(n, rd);
     if (!result_.ok) return;
     for (const Message& m : rd.messages) Send(m, faults);
     if (rd.snapshot) {
@@ -415,6 +470,12 @@ class Simulation {
   void ObserveRole(Node& n) {
     const Raft& r = *n.raft;
     if (r.role() != Role::kLeader) return;
+    // The term in which each index first committed: a leader's commit index moves only in its own
+    // term, so the first leader seen at or past an index committed it.
+    for (uint64_t i = std::max<uint64_t>(commit_term_.size(), 1); i <= r.commit().value; ++i) {
+      commit_term_.resize(i + 1, 0);
+      commit_term_[i] = r.term().value;
+    }
     auto [it, inserted] = leaders_.emplace(r.term().value, n.id.value);
     if (!inserted) {
       if (it->second != n.id.value) {
@@ -425,10 +486,12 @@ class Simulation {
     }
     ++result_.leaders;
     Trace("leader n" + std::to_string(n.id.value) + " term " + std::to_string(r.term().value));
-    // Leader completeness (thesis §3.6.3): everything applied anywhere so far is committed, so it
-    // must be in the new leader's log (or under its snapshot).
+    // Leader completeness (thesis §3.6.3): an entry committed in an earlier term must be in the
+    // new leader's log (or under its snapshot). Entries committed in a later term are exempt: a
+    // candidate paused with its votes in flight may win a term older than the current one.
     for (uint64_t i = r.FirstIndex().value; i < applied_.size(); ++i) {
       if (!applied_[i]) continue;
+      if (i >= commit_term_.size() || commit_term_[i] == 0 || commit_term_[i] >= r.term().value) continue;
       const Entry* mine = r.EntryAt(LogIndex{i});
       if (!mine || !(*mine == *applied_[i])) {
         Fail("leader completeness", "n" + std::to_string(n.id.value) + " leads term " +
@@ -497,6 +560,7 @@ class Simulation {
   std::map<uint64_t, uint64_t> leaders_;  // term -> leader
   std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> log_ids_;
   std::vector<std::optional<Entry>> applied_;  // by index: the entry applied there
+  std::vector<uint64_t> commit_term_;          // by index: the term it first committed in
   std::map<uint64_t, uint64_t> digests_;       // applied index -> state digest
   std::string marker_;
   Term marker_term_;

@@ -45,7 +45,13 @@ struct SimOptions {
   double crash_per_tick = 0.004;  // per node
   int down_ticks_max = 30;
   double crash_before_fsync = 0.002;  // per Ready: written but not fsync'd when the crash hits
+  // A pause (SIGSTOP, a long GC, a VM stall): the node neither ticks nor processes anything, and
+  // messages to it wait; then it resumes with the state it had, believing what it believed.
+  double pause_per_tick = 0.006;  // per node
+  int pause_ticks_max = 60;
   double propose_per_tick = 0.4;
+  // Each tick, every node that believes it leads starts a ReadIndex read with this probability.
+  double read_per_tick = 0.3;
   double transfer_per_tick = 0.005;
   int compact_after_entries = 24;
   // Membership: one more node than `nodes` starts outside the configuration, and the leader adds
@@ -64,8 +70,10 @@ struct SimResult {
   uint64_t entries_applied = 0;  // distinct indexes applied somewhere
   uint64_t leaders = 0;          // distinct (term, leader) pairs seen
   uint64_t crashes = 0;
+  uint64_t pauses = 0;
   uint64_t snapshots_installed = 0;
   uint64_t conf_changes = 0;  // accepted proposals
+  uint64_t reads_served = 0;  // ReadIndex answers checked by the read checker
   // With a planted bug: the first internal invariant the core found broken (it records instead of
   // aborting then). Informational; the checkers above decide ok.
   std::string core_violation;

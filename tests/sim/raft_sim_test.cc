@@ -3,7 +3,7 @@
 //
 //   MERIDIAN_SIM_SEEDS=N   seeds per test (default 2000; a tenth under sanitizers)
 //   MERIDIAN_SEED=N        replay one seed with a trace on stderr (seeds >= 1000001 are the harsh
-//                          profile's); MERIDIAN_SIM_BUG=DoubleVote|MinorityCommit|AckBeforePersist
+//                          profile's); MERIDIAN_SIM_BUG=DoubleVote|MinorityCommit|AckBeforePersist|ReadWithoutQuorum
 //                          replays it with that planted bug
 //   MERIDIAN_SIM_FIRST=N   first seed (default 1), to explore further seeds from a script
 #include <gtest/gtest.h>
@@ -71,6 +71,7 @@ TEST(RaftSim, SafetyAndLivenessOverManySeeds) {
     if (bug == "DoubleVote") o.bug = raft::TestingBug::kDoubleVote;
     if (bug == "MinorityCommit") o.bug = raft::TestingBug::kMinorityCommit;
     if (bug == "AckBeforePersist") o.bug = raft::TestingBug::kAckBeforePersist;
+    if (bug == "ReadWithoutQuorum") o.bug = raft::TestingBug::kReadWithoutQuorum;
     SimResult r = RunSimulation(o);
     std::printf("seed=%llu nodes=%d %s\n", static_cast<unsigned long long>(o.seed), r.nodes,
                 r.ok ? "ok" : Describe(r).c_str());
@@ -80,7 +81,7 @@ TEST(RaftSim, SafetyAndLivenessOverManySeeds) {
   uint64_t first = EnvU64("MERIDIAN_SIM_FIRST", 1);
   uint64_t count = SeedCount();
   auto start = std::chrono::steady_clock::now();
-  uint64_t applied = 0, leaders = 0, crashes = 0, snapshots = 0, conf_changes = 0, failures = 0;
+  uint64_t applied = 0, leaders = 0, crashes = 0, snapshots = 0, conf_changes = 0, reads = 0, failures = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions o;
     o.seed = seed;
@@ -90,6 +91,7 @@ TEST(RaftSim, SafetyAndLivenessOverManySeeds) {
     crashes += r.crashes;
     snapshots += r.snapshots_installed;
     conf_changes += r.conf_changes;
+    reads += r.reads_served;
     if (!r.ok) {
       ++failures;
       std::printf("seed=%llu FAILED %s (replay: MERIDIAN_SEED=%llu)\n",
@@ -101,15 +103,16 @@ TEST(RaftSim, SafetyAndLivenessOverManySeeds) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("seeds=%llu..%llu applied=%llu leaders=%llu crashes=%llu snapshots_installed=%llu "
-              "conf_changes=%llu time=%.1fs\n",
+              "conf_changes=%llu reads=%llu time=%.1fs\n",
               static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + count - 1),
               static_cast<unsigned long long>(applied), static_cast<unsigned long long>(leaders),
               static_cast<unsigned long long>(crashes), static_cast<unsigned long long>(snapshots),
-              static_cast<unsigned long long>(conf_changes), secs);
+              static_cast<unsigned long long>(conf_changes), static_cast<unsigned long long>(reads), secs);
   // The runs must actually exercise the paths the checkers guard.
   EXPECT_GT(applied, count * 20);
   EXPECT_GT(snapshots, count / 10);
   EXPECT_GT(conf_changes, count / 2);
+  EXPECT_GT(reads, count * 5);
 }
 
 // A harsher world for a quarter of the seeds: more loss and duplication, longer delays (so more
@@ -162,6 +165,9 @@ void ExpectCaught(raft::TestingBug bug, const char* name) {
 TEST(RaftSimPlantedBugs, DoubleVoteIsCaught) { ExpectCaught(raft::TestingBug::kDoubleVote, "kDoubleVote"); }
 TEST(RaftSimPlantedBugs, MinorityCommitIsCaught) {
   ExpectCaught(raft::TestingBug::kMinorityCommit, "kMinorityCommit");
+}
+TEST(RaftSimPlantedBugs, ReadWithoutQuorumIsCaught) {
+  ExpectCaught(raft::TestingBug::kReadWithoutQuorum, "kReadWithoutQuorum");
 }
 TEST(RaftSimPlantedBugs, AckBeforePersistIsCaught) {
   ExpectCaught(raft::TestingBug::kAckBeforePersist, "kAckBeforePersist");

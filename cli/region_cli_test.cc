@@ -1,0 +1,227 @@
+// The CLI's region commands against fake facility nodes (client/testing/fake_node.h) on
+// 127.0.0.1: --topology / --region / $MERIDIAN_TOPOLOGY for the request commands, `status` (its
+// JSON shape and exit codes) and `admin`, and their usage errors. Runs the real binary.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "client/testing/fake_node.h"
+#include "tests/integration/process.h"
+
+namespace meridian {
+namespace {
+
+using testing::FakeNode;
+using testing::RunCommand;
+
+constexpr char kItem[] = R"({"pk":{"S":"k"}})";
+
+class RegionCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* var : {"MERIDIAN_TOPOLOGY", "MERIDIAN_ENDPOINT", "AWS_ACCESS_KEY_ID",
+                            "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"}) {
+      ::unsetenv(var);
+    }
+    std::string yaml = "version: 1\nregions:\n";
+    int http_port = 18000;
+    for (const char* region : {"us-east", "eu-west"}) {
+      yaml += std::string("  - name: ") + region + "\n    facilities:\n";
+      for (const char* facility : {"a", "b", "c"}) {
+        nodes_.push_back(std::make_unique<FakeNode>(region, facility));
+        yaml += std::string("      - name: ") + facility + "\n        host: 127.0.0.1\n        native_port: " +
+                std::to_string(nodes_.back()->port()) + "\n        http_port: " + std::to_string(http_port++) +
+                "\n        data: " + region + "-" + facility + "\n";
+      }
+    }
+    topology_ = (dir_.path() / "topology.yaml").string();
+    std::ofstream(topology_) << yaml;
+    std::ofstream(dir_.path() / "credentials")
+        << "[meridian]\naws_access_key_id = MERCLITEST\naws_secret_access_key = secret\n";
+    // us-east: b leads; eu-west: nobody does.
+    node(0).SetStatus("follower", 2, "b");
+    node(1).SetStatus("leader", 2, "b");
+    node(2).SetStatus("follower", 2, "b");
+  }
+
+  void TearDown() override {
+    for (const char* var : {"MERIDIAN_TOPOLOGY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) ::unsetenv(var);
+  }
+
+  // 0-2: us-east a, b, c; 3-5: eu-west a, b, c.
+  FakeNode& node(size_t i) { return *nodes_[i]; }
+
+  testing::CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), MERIDIAN_BINARY);
+    return RunCommand(args, "", std::chrono::seconds(60));
+  }
+
+  testing::TempDir dir_;
+  std::string topology_;
+  std::vector<std::unique_ptr<FakeNode>> nodes_;
+};
+
+TEST_F(RegionCliTest, StatusJsonHasTheConventionsShape) {
+  testing::CommandResult r = Run({"status", "--topology", topology_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema_version"], 1);
+  ASSERT_EQ(j["regions"].size(), 2u);
+  const auto& us = j["regions"][0];
+  EXPECT_EQ(us["name"], "us-east");
+  EXPECT_EQ(us["leader"], "b");
+  EXPECT_TRUE(us["replication"].is_array());
+  EXPECT_TRUE(us["conflicts"].is_object());
+  ASSERT_EQ(us["facilities"].size(), 3u);
+  for (const auto& f : us["facilities"]) {
+    for (const char* field : {"name", "up", "role", "term", "commit_index", "applied_index", "native_endpoint",
+                              "http_endpoint"}) {
+      EXPECT_TRUE(f.contains(field)) << field << " in " << f.dump();
+    }
+    EXPECT_EQ(f["up"], true);
+  }
+  EXPECT_EQ(us["facilities"][1]["role"], "leader");
+  EXPECT_EQ(us["facilities"][1]["term"], 2);
+  EXPECT_EQ(us["facilities"][0]["native_endpoint"], node(0).endpoint());
+  EXPECT_EQ(us["facilities"][0]["http_endpoint"], "http://127.0.0.1:18000");
+  EXPECT_TRUE(j["regions"][1]["leader"].is_null());
+
+  // --region limits it to one region.
+  r = Run({"status", "--topology", topology_, "--json", "--region", "eu-west"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["regions"].size(), 1u);
+  EXPECT_EQ(j["regions"][0]["name"], "eu-west");
+}
+
+TEST_F(RegionCliTest, StatusExitsThreeWhenAFacilityIsDownAndStillPrintsEverything) {
+  node(5).Stop();
+  testing::CommandResult r = Run({"status", "--topology", topology_, "--json", "--timeout-ms", "300"});
+  ASSERT_EQ(r.exit_code, 3) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  const auto& c = j["regions"][1]["facilities"][2];
+  EXPECT_EQ(c["name"], "c");
+  EXPECT_EQ(c["up"], false);
+  EXPECT_TRUE(c["role"].is_null());
+  EXPECT_EQ(j["regions"][0]["facilities"].size(), 3u);
+
+  r = Run({"status", "--topology", topology_, "--timeout-ms", "300"});
+  ASSERT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("REGION"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("b *"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("down"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("us-east: leader b"), std::string::npos) << r.out;
+}
+
+TEST_F(RegionCliTest, RequestsGoThroughTheRegionWithTheTopologysCredentials) {
+  testing::CommandResult r = Run({"put", "t", kItem, "--topology", topology_});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(node(1).requests().size(), 1u);
+  EXPECT_EQ(node(1).requests()[0].operation, Operation::kPutItem);
+  EXPECT_EQ(node(1).requests()[0].key_id, "MERCLITEST");
+
+  // Global options may come first; eventually consistent reads need no leader.
+  r = Run({"--topology", topology_, "--region", "eu-west", "get", "t", kItem});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("served_by"), std::string::npos) << r.out;
+  EXPECT_EQ(node(3).requests().size() + node(4).requests().size() + node(5).requests().size(), 1u);
+
+  r = Run({"tables", "--topology", topology_});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(node(1).requests().back().operation, Operation::kListTables);
+
+  r = Run({"call", "DescribeTable", R"({"TableName":"t"})", "--topology", topology_, "--credentials",
+           (dir_.path() / "other").string()});
+  EXPECT_EQ(r.exit_code, 2) << "a missing --credentials file is a usage error";
+}
+
+TEST_F(RegionCliTest, MeridianTopologyIsTheDefaultButEndpointStillWins) {
+  ::setenv("MERIDIAN_TOPOLOGY", topology_.c_str(), 1);
+  // An AWS key in the environment does not shadow the topology's own key file...
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAFORAWSITSELF", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "x", 1);
+  testing::CommandResult r = Run({"put", "t", kItem});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(node(1).requests().size(), 1u);
+  EXPECT_EQ(node(1).requests()[0].key_id, "MERCLITEST");
+
+  // An explicit single node is used as before, and status still finds the topology.
+  // ...while a single node gets the environment's key, as before.
+  r = Run({"put", "t", kItem, "--endpoint", node(3).endpoint()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(node(3).requests().size(), 1u);
+  EXPECT_EQ(node(3).requests()[0].key_id, "AKIAFORAWSITSELF");
+  EXPECT_EQ(node(1).requests().size(), 1u);
+  r = Run({"status", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+}
+
+TEST_F(RegionCliTest, AdminSendsToTheLeader) {
+  testing::CommandResult r = Run({"admin", "transfer-leader", "--topology", topology_, "--to", "c"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("fake b did op 2 for 'c'"), std::string::npos) << r.out;
+  ASSERT_EQ(node(1).admin_requests().size(), 1u);
+  EXPECT_EQ(node(1).admin_requests()[0].op, proto::NodeOp::kTransferLeader);
+  EXPECT_EQ(node(1).admin_requests()[0].facility, "c");
+  EXPECT_EQ(node(1).admin_requests()[0].key_id, "MERCLITEST");
+
+  r = Run({"admin", "replace-facility", "--topology", topology_, "--region", "us-east", "--facility", "a", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["leader"], "b");
+  EXPECT_EQ(j["region"], "us-east");
+  ASSERT_EQ(node(1).admin_requests().size(), 2u);
+  EXPECT_EQ(node(1).admin_requests()[1].op, proto::NodeOp::kReplaceFacility);
+  EXPECT_EQ(node(1).admin_requests()[1].facility, "a");
+
+  // An API error: its JSON on stdout, exit 1.
+  node(1).FailAllRequests(Status(ErrorCode::kAccessDenied, "not an admin key"));
+  r = Run({"admin", "transfer-leader", "--topology", topology_});
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["__type"].get<std::string>().find("AccessDeniedException"), std::string::npos) << r.out;
+}
+
+TEST_F(RegionCliTest, UnreachableRegionExitsThree) {
+  for (size_t i = 0; i < 3; ++i) node(i).Stop();
+  testing::CommandResult r = Run({"put", "t", kItem, "--topology", topology_, "--timeout-ms", "600"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  r = Run({"admin", "transfer-leader", "--topology", topology_, "--timeout-ms", "600"});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+}
+
+TEST_F(RegionCliTest, UsageErrors) {
+  const std::string missing = (dir_.path() / "missing.yaml").string();
+  std::vector<std::vector<std::string>> cases = {
+      {"put", "t", kItem, "--topology", topology_, "--endpoint", "tcp://127.0.0.1:1"},
+      {"put", "t", kItem, "--topology", topology_, "--region", "nowhere"},
+      {"put", "t", kItem, "--topology", missing},
+      {"put", "t", kItem, "--region", "us-east", "--endpoint", "tcp://127.0.0.1:1"},
+      {"status", "--topology", missing},
+      {"status", "--topology", topology_, "extra"},
+      {"status", "--topology", topology_, "--endpoint", "tcp://127.0.0.1:1"},
+      {"admin", "--topology", topology_},
+      {"admin", "rename", "--topology", topology_},
+      {"admin", "replace-facility", "--topology", topology_},
+      {"admin", "replace-facility", "--topology", topology_, "--facility", "z"},
+      {"admin", "transfer-leader", "--topology", topology_, "--to", "z"},
+      {"admin", "transfer-leader", "--topology", topology_, "--facility", "a"},
+  };
+  for (const auto& args : cases) {
+    testing::CommandResult r = Run(args);
+    std::string line;
+    for (const auto& a : args) line += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << line << "\n" << r.out;
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    EXPECT_TRUE(node(i).requests().empty()) << i;
+    EXPECT_TRUE(node(i).admin_requests().empty()) << i;
+  }
+}
+
+}  // namespace
+}  // namespace meridian
