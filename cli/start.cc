@@ -228,7 +228,7 @@ int CmdStart(int argc, char** argv) {
   sigwait(&stop_signals, &signal);
   std::cout << "meridian: stopping (signal " << signal << ")" << std::endl;
   // docker stop / rolling restarts: hand leadership over before going, so writes barely pause.
-  replica.HandOver(std::chrono::milliseconds(3000));
+  replica.HandOver(std::chrono::milliseconds(1500));
   http.Stop();
   server.Stop();
   replica.Stop();

@@ -1,0 +1,295 @@
+// Multi-process tests of `meridian demo`: a real demo supervisor with its three `meridian start`
+// children on 127.0.0.1, in a temporary folder. They check the folder layout of the operator
+// conventions, a clean stop on SIGINT (every child gone, pid files removed), that a second run on
+// the same folder resumes (same ports, same keys, same data) and that a second demo on a folder in
+// use is refused, and that --restart brings back a node that was killed. Every wait is bounded.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "meridian/client.h"
+#include "tests/integration/process.h"
+#include "topology/topology.h"
+
+namespace meridian {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ChildProcess;
+using testing::CommandResult;
+using testing::RunCommand;
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+const std::string kBinary = MERIDIAN_BINARY;
+const std::vector<std::string> kFacilities = {"a", "b", "c"};
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool PortIsFree(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return free;
+}
+
+// A base port whose demo block (base..base+2, base+300..base+302) is free now, below the
+// ephemeral range (32768 and up) that port-0 servers of parallel tests take from. The demo moves
+// to the next block itself if one is taken meanwhile.
+int PickBasePort() {
+  uint32_t seed = std::random_device{}();
+  std::cout << "demo_test seed " << seed << std::endl;
+  std::mt19937 rng(seed);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int base = 12000 + 10 * static_cast<int>(rng() % 1500);
+    bool free = true;
+    for (int p : {base, base + 1, base + 2, base + 300, base + 301, base + 302}) free = free && PortIsFree(p);
+    if (free) return base;
+  }
+  return 12000;
+}
+
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+pid_t PidIn(const fs::path& file) {
+  std::string text = ReadText(file);
+  return text.empty() ? -1 : static_cast<pid_t>(std::strtol(text.c_str(), nullptr, 10));
+}
+
+// Waits (bounded) until `log` holds `needle` after byte `from`, while `process` runs.
+bool WaitForOutput(const fs::path& log, const std::string& needle, ChildProcess& process,
+                   std::chrono::milliseconds timeout, size_t from = 0) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    std::string text = ReadText(log);
+    if (text.size() > from && text.find(needle, from) != std::string::npos) return true;
+    if (!process.running()) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+class DemoTest : public ::testing::Test {
+ protected:
+  fs::path Dir() const { return tmp_.path() / "demo"; }
+  fs::path Out() const { return tmp_.path() / "demo-output.log"; }
+
+  // Starts `meridian demo` on Dir() and waits for its ready line.
+  std::unique_ptr<ChildProcess> StartDemo(std::vector<std::string> extra = {}) {
+    size_t from = ReadText(Out()).size();
+    std::vector<std::string> argv = {kBinary, "demo", "--data", Dir().string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto demo = std::make_unique<ChildProcess>(argv, Out());
+    bool ready = WaitForOutput(Out(), "meridian demo: ready", *demo, 120s, from);
+    EXPECT_TRUE(ready) << "the demo did not come up; its output:\n" << ReadText(Out()).substr(from);
+    return ready ? std::move(demo) : nullptr;
+  }
+
+  // SIGINT, then checks that the demo exited 0 and took every node and pid file with it.
+  void StopDemo(ChildProcess& demo) {
+    std::vector<pid_t> pids;
+    for (const auto& f : kFacilities) pids.push_back(PidIn(Dir() / "run" / ("us-east-" + f + ".pid")));
+    demo.Signal(SIGINT);
+    EXPECT_EQ(demo.Wait(60s), 0) << ReadText(Out());
+    for (pid_t pid : pids) {
+      ASSERT_GT(pid, 0);
+      EXPECT_FALSE(Alive(pid)) << "node pid " << pid << " outlived the demo";
+    }
+    for (const auto& f : kFacilities) EXPECT_FALSE(fs::exists(Dir() / "run" / ("us-east-" + f + ".pid")));
+    EXPECT_FALSE(fs::exists(Dir() / "run" / "demo.pid"));
+  }
+
+  Credentials Creds() {
+    auto c = LoadSharedCredentials((Dir() / "credentials").string());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c.value() : Credentials{};
+  }
+
+  std::string NativeEndpointOf(const std::string& facility) {
+    auto j = nlohmann::json::parse(ReadText(Dir() / "us-east" / facility / "endpoints.json"), nullptr, false);
+    return j.is_object() && j.contains("native") ? j["native"].get<std::string>() : "";
+  }
+
+  // Runs `call` until it succeeds or 60 s pass (the region elects its leader meanwhile); the
+  // last status.
+  template <typename F>
+  Status Eventually(F call) {
+    Status last = Status::Internal("not tried");
+    for (auto deadline = Clock::now() + 60s; Clock::now() < deadline;) {
+      last = call();
+      if (last.ok()) return last;
+      std::this_thread::sleep_for(200ms);
+    }
+    return last;
+  }
+
+  TempDir tmp_;
+};
+
+TEST_F(DemoTest, LaysOutTheFolderStopsCleanlyAndResumes) {
+  const int base = PickBasePort();
+  auto demo = StartDemo({"--base-port", std::to_string(base)});
+  ASSERT_NE(demo, nullptr);
+
+  // topology.yaml: one region, facilities a, b, c with real, distinct ports, data under DIR.
+  Result<topology::Topology> t = topology::LoadTopology((Dir() / "topology.yaml").string());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->regions.size(), 1u);
+  const topology::Region& region = t->regions[0];
+  EXPECT_EQ(region.name, "us-east");
+  ASSERT_EQ(region.facilities.size(), 3u);
+  std::set<int> ports;
+  std::string output = ReadText(Out());
+  for (size_t i = 0; i < 3; ++i) {
+    const topology::Facility& f = region.facilities[i];
+    EXPECT_EQ(f.name, kFacilities[i]);
+    EXPECT_NE(f.native_port, 0);
+    EXPECT_NE(f.http_port, 0);
+    ports.insert(f.native_port);
+    ports.insert(f.http_port);
+    EXPECT_EQ(fs::weakly_canonical(t->DataPath(f.data)), fs::weakly_canonical(Dir() / "us-east" / f.name));
+    // The printed endpoints are the topology's.
+    EXPECT_NE(output.find(f.NativeEndpoint()), std::string::npos) << output;
+    EXPECT_NE(output.find(t->HttpEndpoint(f)), std::string::npos) << output;
+  }
+  EXPECT_EQ(ports.size(), 6u);
+  // The block at --base-port, or (when something took a port of it meanwhile) one 1000 up.
+  EXPECT_GE(region.facilities[0].native_port, base);
+  EXPECT_EQ((region.facilities[0].native_port - base) % 1000, 0);
+  EXPECT_NE(output.find("aws --endpoint-url"), std::string::npos) << output;
+
+  // Keys: the clients' side and the nodes' side of one key; run and log files per node.
+  Credentials creds = Creds();
+  EXPECT_FALSE(creds.access_key_id.empty());
+  EXPECT_NE(ReadText(Dir() / "access.yaml").find(creds.access_key_id), std::string::npos);
+  EXPECT_EQ(fs::status(Dir() / "credentials").permissions() & fs::perms::others_read, fs::perms::none);
+  for (const auto& f : kFacilities) {
+    pid_t pid = PidIn(Dir() / "run" / ("us-east-" + f + ".pid"));
+    EXPECT_GT(pid, 0);
+    EXPECT_TRUE(Alive(pid));
+    EXPECT_TRUE(fs::exists(Dir() / "log" / ("us-east-" + f + ".log")));
+    EXPECT_FALSE(NativeEndpointOf(f).empty());
+  }
+  EXPECT_EQ(PidIn(Dir() / "run" / "demo.pid"), demo->pid());
+
+  // A second demo on the same folder is refused at once, and the first is untouched.
+  CommandResult second = RunCommand({kBinary, "demo", "--data", Dir().string()}, "", 30s);
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_TRUE(demo->running());
+
+  // An item written through facility a's native endpoint (forwarded to the leader if a is not it).
+  Client writer(ClientOptions{NativeEndpointOf("a"), 5s, creds});
+  Status created = Eventually([&]() -> Status {
+    CreateTableRequest create;
+    create.table_name = "music";
+    create.key_schema = {{"artist", KeyType::kHash}};
+    create.attribute_definitions = {{"artist", AttributeType::kS}};
+    create.billing_mode = BillingMode::kPayPerRequest;
+    auto r = writer.CreateTable(create);
+    // A retried create whose first try was applied finds the table there.
+    if (!r.ok() && r.status().code() == ErrorCode::kResourceInUse) return Status::Ok();
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  PutItemRequest put;
+  put.table_name = "music";
+  put.item["artist"] = AttributeValue::S("Pärt");
+  put.item["title"] = AttributeValue::S("Spiegel im Spiegel");
+  Status written = Eventually([&]() -> Status {
+    auto r = writer.PutItem(put);
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  ASSERT_TRUE(written.ok()) << written.ToString();
+
+  const std::string topology_text = ReadText(Dir() / "topology.yaml");
+  const std::string credentials_text = ReadText(Dir() / "credentials");
+  const std::string access_text = ReadText(Dir() / "access.yaml");
+  StopDemo(*demo);
+
+  // A resumed folder keeps its number of regions.
+  CommandResult mismatch = RunCommand({kBinary, "demo", "--data", Dir().string(), "--regions", "2"}, "", 30s);
+  EXPECT_EQ(mismatch.exit_code, 2);
+
+  // The second run reuses the topology (its ports) and the keys as they are, and the data.
+  demo = StartDemo();
+  ASSERT_NE(demo, nullptr);
+  EXPECT_EQ(ReadText(Dir() / "topology.yaml"), topology_text);
+  EXPECT_EQ(ReadText(Dir() / "credentials"), credentials_text);
+  EXPECT_EQ(ReadText(Dir() / "access.yaml"), access_text);
+  Client reader(ClientOptions{NativeEndpointOf("b"), 5s, creds});
+  Status read = Eventually([&]() -> Status {
+    GetItemRequest get;
+    get.table_name = "music";
+    get.key["artist"] = AttributeValue::S("Pärt");
+    get.consistent_read = true;
+    auto r = reader.GetItem(get);
+    if (!r.ok()) return r.status();
+    if (!r->item) return Status::NotFound("the item written before the restart is missing");
+    if (r->item->at("title") != AttributeValue::S("Spiegel im Spiegel")) return Status::Internal("wrong title");
+    return Status::Ok();
+  });
+  EXPECT_TRUE(read.ok()) << read.ToString();
+  StopDemo(*demo);
+}
+
+TEST_F(DemoTest, RestartsANodeThatWasKilled) {
+  auto demo = StartDemo({"--base-port", std::to_string(PickBasePort()), "--restart"});
+  ASSERT_NE(demo, nullptr);
+  const fs::path pid_file = Dir() / "run" / "us-east-b.pid";
+  pid_t first = PidIn(pid_file);
+  ASSERT_GT(first, 0);
+  size_t from = ReadText(Out()).size();
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  // The supervisor reports the death (with the end of the node's log) and starts it again.
+  EXPECT_TRUE(WaitForOutput(Out(), "us-east-b was killed by signal 9", *demo, 30s, from)) << ReadText(Out());
+  EXPECT_TRUE(WaitForOutput(Out(), "restarting us-east-b", *demo, 30s, from)) << ReadText(Out());
+  pid_t second = -1;
+  for (auto deadline = Clock::now() + 30s; Clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    second = PidIn(pid_file);
+    if (second > 0 && second != first) break;
+  }
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(Alive(second));
+  StopDemo(*demo);
+}
+
+TEST(DemoUsageTest, RejectsBadArguments) {
+  TempDir tmp;
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--regions", "0"}, {"--regions", "x"}, {"--base-port", "70000"}, {"extra"}}) {
+    std::vector<std::string> argv = {kBinary, "demo", "--data", (tmp.path() / "d").string()};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    EXPECT_EQ(RunCommand(argv, "", 30s).exit_code, 2) << bad[0];
+  }
+}
+
+}  // namespace
+}  // namespace meridian
