@@ -229,6 +229,12 @@ struct Replica::Impl {
     raft->Compact(applied, "");
     Status st = storage->Compact(applied, *term, raft->voters());
     if (!st.ok()) Fatal("compacting the log", st);
+    // Until global tables consume the change stream (and decide its retention by what every
+    // replica region has acknowledged), change records live as long as the log entries they came
+    // from.
+    rocksdb::Status trimmed = engine->db()->DeleteRange(rocksdb::WriteOptions(), engine->cf(Cf::kChanges),
+                                                        ChangeKey(0, 0), ChangeKey(applied.value + 1, 0));
+    if (!trimmed.ok()) Fatal("trimming the change stream", Status::Internal(trimmed.ToString()));
     bytes_since_compaction = 0;
   }
 
@@ -306,6 +312,7 @@ struct Replica::Impl {
           ApplyOptions apply;
           apply.now_ms = w.now_ms;
           apply.batch = &batch;
+          apply.change_seq = e.index.value;
           result = engine->Execute(w.request.value(), apply);
           if (!w.key.empty()) {
             std::string encoded = result->ok() ? proto::EncodeResponse("", result->value())

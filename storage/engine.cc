@@ -119,6 +119,22 @@ struct TableRecord {
   MSGPACK_DEFINE_MAP(id, desc);
 };
 
+// The value of a change record (storage/engine.h, ApplyOptions::change_seq).
+struct ChangeWire {
+  std::string table;
+  Item key;
+  std::optional<Item> image;
+  int64_t time_ms = 0;
+  MSGPACK_DEFINE_MAP(table, key, image, time_ms);
+};
+
+std::string EncodeChangeValue(const std::string& table, const Item& key, const Item* image, int64_t time_ms) {
+  ChangeWire wire{table, key, image ? std::optional<Item>(*image) : std::nullopt, time_ms};
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, wire);
+  return std::string(buf.data(), buf.size());
+}
+
 std::string TableKey(const std::string& name) { return kTableKeyPrefix + name; }
 std::string CounterKey(uint64_t table_id, char which) {
   std::string k = kCounterKeyPrefix + TablePrefix(table_id);
@@ -617,6 +633,9 @@ struct Engine::Impl {
     Writes& operator=(const Writes&) = delete;
 
     rocksdb::WriteBatch* batch() { return target_; }
+    const ApplyOptions* apply() const { return apply_; }
+    // The position of the next change record within this operation's entry.
+    uint32_t NextChange() { return changes_++; }
 
     Status Commit() {
       done_ = true;
@@ -631,6 +650,7 @@ struct Engine::Impl {
     rocksdb::WriteBatch own_;
     rocksdb::WriteBatch* target_;
     bool done_ = false;
+    uint32_t changes_ = 0;
   };
 
   int64_t NowMs() const {
@@ -915,7 +935,19 @@ struct Engine::Impl {
   };
 
   // Adds the item write and its counter changes to `batch`; returns the write's capacity units.
-  Result<double> AddWrite(const PlannedWrite& w, rocksdb::WriteBatch* batch) {
+  Result<double> AddWrite(const PlannedWrite& w, Writes& writes) {
+    rocksdb::WriteBatch* batch = writes.batch();
+    const ApplyOptions* apply = writes.apply();
+    if (apply != nullptr && apply->change_seq != 0 && (w.new_item || w.old_item)) {
+      const Item& any = w.new_item ? *w.new_item : *w.old_item;
+      Item key;
+      for (const auto& element : w.table->desc.key_schema) {
+        auto it = any.find(element.attribute_name);
+        if (it != any.end()) key.emplace(it->first, it->second);
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kChanges), ChangeKey(apply->change_seq, writes.NextChange()),
+                                                    EncodeChangeValue(w.table->desc.table_name, key, w.new_item, apply->now_ms))));
+    }
     size_t old_size = w.old_item ? ItemSize(*w.old_item) : 0;
     size_t new_size = w.new_item ? ItemSize(*w.new_item) : 0;
     int64_t count_delta = (w.new_item ? 1 : 0) - (w.old_item ? 1 : 0);
@@ -958,7 +990,7 @@ struct Engine::Impl {
     MERIDIAN_RETURN_IF_ERROR(CheckWriteCondition(condition.get(), w.old_item, bindings,
                                                  r.condition.return_values_on_condition_check_failure));
     Writes writes(this, apply);
-    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes.batch()));
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes));
     MERIDIAN_RETURN_IF_ERROR(writes.Commit());  // deleting an absent item writes nothing
     Response out;
     if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
@@ -1040,7 +1072,7 @@ struct Engine::Impl {
     MERIDIAN_RETURN_IF_ERROR(ValidateItem(schema, new_item));
     w.new_item = &new_item;
     Writes writes(this, apply);
-    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes.batch()));
+    MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes));
     MERIDIAN_RETURN_IF_ERROR(writes.Commit());
 
     UpdateItemResponse out;
@@ -1421,7 +1453,7 @@ struct Engine::Impl {
     std::map<std::string, double> units;
     for (size_t i = 0; i < writes.size(); ++i) {
       MERIDIAN_ASSIGN_OR_RETURN(writes[i].old_item, ReadItem(writes[i].key));
-      MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], batch.batch()));
+      MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], batch));
       units[table_of_write[i]] += u;
     }
     MERIDIAN_RETURN_IF_ERROR(batch.Commit());
@@ -1750,5 +1782,31 @@ Status Engine::InstallState(std::string_view dump, rocksdb::WriteBatch* extra) {
 rocksdb::DB* Engine::db() { return impl_->db; }
 rocksdb::ColumnFamilyHandle* Engine::cf(Cf which) { return impl_->Handle(which); }
 const EngineOptions& Engine::options() const { return impl_->options; }
+
+std::string ChangeKey(uint64_t seq, uint32_t n) {
+  std::string k(12, '\0');
+  for (int i = 0; i < 8; ++i) k[i] = static_cast<char>(seq >> (56 - 8 * i));
+  for (int i = 0; i < 4; ++i) k[8 + i] = static_cast<char>(n >> (24 - 8 * i));
+  return k;
+}
+
+Result<ChangeRecord> DecodeChange(std::string_view key, std::string_view value) {
+  if (key.size() != 12) return Status::Internal("change record key of " + std::to_string(key.size()) + " bytes");
+  ChangeRecord out;
+  for (int i = 0; i < 8; ++i) out.seq = (out.seq << 8) | static_cast<uint8_t>(key[i]);
+  for (int i = 0; i < 4; ++i) out.n = (out.n << 8) | static_cast<uint8_t>(key[8 + i]);
+  try {
+    msgpack::object_handle h = msgpack::unpack(value.data(), value.size());
+    ChangeWire wire;
+    h.get().convert(wire);
+    out.table = std::move(wire.table);
+    out.key = std::move(wire.key);
+    out.image = std::move(wire.image);
+    out.time_ms = wire.time_ms;
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("change record does not decode: ") + e.what());
+  }
+  return out;
+}
 
 }  // namespace meridian

@@ -61,7 +61,25 @@ struct ApplyOptions {
   int64_t now_ms = 0;
   // The engine appends its writes here and does NOT write them. Required (non-null).
   rocksdb::WriteBatch* batch = nullptr;
+  // When non-zero (the entry's log index), every item written or deleted also appends a change
+  // record to the `changes` column family in the same batch: key ChangeKey(change_seq, n) for the
+  // n-th item of the entry, value EncodeChange (table, item key, new image or none for a delete,
+  // now_ms). The region's change stream, which global tables ship to other regions.
+  uint64_t change_seq = 0;
 };
+
+// A change record (storage/engine.h, ApplyOptions::change_seq).
+struct ChangeRecord {
+  uint64_t seq = 0;  // log index of the entry
+  uint32_t n = 0;    // position within the entry
+  std::string table;
+  Item key;
+  std::optional<Item> image;  // none: the item was deleted
+  int64_t time_ms = 0;
+};
+// Big-endian, so RocksDB order is stream order.
+std::string ChangeKey(uint64_t seq, uint32_t n);
+Result<ChangeRecord> DecodeChange(std::string_view key, std::string_view value);
 
 struct EngineOptions {
   // fsync the write-ahead log before a write is acknowledged (RocksDB groups concurrent writers

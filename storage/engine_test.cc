@@ -1545,6 +1545,53 @@ TEST(EngineApplyTest, WritesNothingUntilTheCallerWritesTheBatch) {
             ErrorCode::kInternalServerError);
 }
 
+// Every item an applied entry writes or deletes leaves a change record in the same batch, in
+// stream order (entry index, then position in the entry).
+TEST(EngineApplyTest, ItemWritesAppendChangeRecordsToTheSameBatch) {
+  TempDir dir;
+  auto engine = OpenEngine(dir.path() + "/db", kNowMs);
+  ASSERT_NE(engine, nullptr);
+  rocksdb::WriteBatch batch;
+  ApplyOptions apply{7000, &batch, 10};
+  ASSERT_TRUE(engine->Execute(TableRequest("changes"), apply).ok());
+  MustWrite(engine.get(), &batch);
+  apply.change_seq = 11;
+  ASSERT_TRUE(engine->Execute(PutRequest("changes", "a", {{"v", N("1")}}), apply).ok());
+  MustWrite(engine.get(), &batch);
+  apply.change_seq = 12;
+  BatchWriteItemRequest bw;
+  bw.request_items["changes"].push_back({Item{{"pk", S("b")}}, std::nullopt});
+  bw.request_items["changes"].push_back({std::nullopt, Item{{"pk", S("a")}}});
+  ASSERT_TRUE(engine->Execute(bw, apply).ok());
+  MustWrite(engine.get(), &batch);
+  apply.change_seq = 13;  // a failed write leaves no record
+  PutItemRequest conditional = PutRequest("changes", "b");
+  conditional.condition.condition_expression = "attribute_not_exists(pk)";
+  EXPECT_FALSE(engine->Execute(conditional, apply).ok());
+  MustWrite(engine.get(), &batch);
+
+  std::vector<ChangeRecord> records;
+  std::unique_ptr<rocksdb::Iterator> it(engine->db()->NewIterator(rocksdb::ReadOptions(), engine->cf(Cf::kChanges)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto r = DecodeChange(it->key().ToStringView(), it->value().ToStringView());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    records.push_back(*r);
+  }
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].seq, 11u);
+  EXPECT_EQ(records[0].table, "changes");
+  EXPECT_EQ(records[0].key, (Item{{"pk", S("a")}}));
+  ASSERT_TRUE(records[0].image.has_value());
+  EXPECT_EQ(records[0].image->at("v"), N("1"));
+  EXPECT_EQ(records[0].time_ms, 7000);
+  EXPECT_EQ(records[1].seq, 12u);
+  EXPECT_EQ(records[1].n, 0u);
+  EXPECT_EQ(records[2].seq, 12u);
+  EXPECT_EQ(records[2].n, 1u);
+  EXPECT_FALSE(records[2].image.has_value());  // the delete of a
+  EXPECT_EQ(records[1].key, (Item{{"pk", S("b")}}));
+}
+
 TEST(EngineApplyTest, NormalPathStillUsesTheClockAndRandomIds) {
   TempDir dir;
   auto engine = OpenEngine(dir.path() + "/db", kNowMs);
