@@ -343,12 +343,23 @@ Status RaftStorage::Persist(const raft::Ready& ready) {
   if (ready.hard_state) {
     MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(log_, kHardStateKey, EncodeHardState(*ready.hard_state))));
   }
-  rocksdb::Status s = db_->Write(WriteOptionsWithSync(sync_), &batch);
+  // Only new entries and a new term or vote must be on disk before messages leave (a vote or an
+  // append acknowledgement promises them). A hard state that changed only its commit index needs
+  // no fsync (etcd's MustSync): a commit index lost in a crash is learned again from the leader,
+  // and an apply that survived the crash was written after it in the same WAL, so it cannot
+  // outlive it. Without this, every commit advance would cost an fsync of its own.
+  bool must_sync = !ready.entries.empty();
+  if (ready.hard_state &&
+      (!synced_hs_ || synced_hs_->term != ready.hard_state->term || synced_hs_->vote != ready.hard_state->vote)) {
+    must_sync = true;
+  }
+  rocksdb::Status s = db_->Write(WriteOptionsWithSync(sync_ && must_sync), &batch);
   if (!s.ok()) {
     last_entry_.reset();  // unknown: read it back next time
     return FromRocks(s);
   }
   if (!ready.entries.empty()) last_entry_ = ready.entries.back().index.value;
+  if (ready.hard_state && must_sync) synced_hs_ = *ready.hard_state;
   return Status::Ok();
 }
 

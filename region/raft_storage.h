@@ -95,6 +95,7 @@ class RaftStorage {
   Result<uint64_t> LastStoredIndex();
 
   bool sync_;
+  std::optional<raft::HardState> synced_hs_;  // the last hard state written with a sync
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* log_;
   rocksdb::ColumnFamilyHandle* region_;
