@@ -7,29 +7,20 @@
 //
 //   build/bench/single_node_bench [--seconds 5] [--items 10000] [--value-bytes 1000]
 //                                 [--threads 1,16] [--dir /tmp] [--json FILE]
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
-#include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
-#include <rocksdb/db.h>
-#include <zmq.hpp>
 
+#include "bench/closed_loop.h"
 #include "meridian/client.h"
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "api/access.h"
 #include "api/http_server.h"
 #include "api/sigv4.h"
@@ -40,7 +31,8 @@
 namespace meridian {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Measure;
+using bench::Row;
 
 struct Config {
   double seconds = 5;
@@ -51,72 +43,14 @@ struct Config {
   std::string json_path;
 };
 
-struct Row {
-  std::string name;
-  int threads = 1;
-  uint64_t ops = 0;
-  uint64_t errors = 0;
-  double ops_per_sec = 0;
-  double p50_us = 0, p99_us = 0, max_us = 0;
-};
-
-// Runs `op(thread, rng)` on `threads` threads for `seconds`; each call is one timed operation
-// returning false on error.
-template <typename Op>
-Row Measure(const std::string& name, int threads, double seconds, Op op) {
-  std::vector<std::vector<uint32_t>> latencies(threads);  // nanoseconds / 100, bounded below
-  std::atomic<uint64_t> errors{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> pool;
-  auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      std::mt19937_64 rng(1234 + t);
-      auto& lat = latencies[t];
-      lat.reserve(1 << 16);
-      // Bounded: at most 50M samples per thread, far above any run here.
-      while (!stop.load(std::memory_order_relaxed) && lat.size() < 50'000'000) {
-        auto a = Clock::now();
-        bool ok = op(t, rng);
-        auto b = Clock::now();
-        if (!ok) errors++;
-        lat.push_back(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count() / 100));
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<uint32_t> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  Row row;
-  row.name = name;
-  row.threads = threads;
-  row.ops = all.size();
-  row.errors = errors;
-  row.ops_per_sec = all.size() / elapsed;
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 10.0; };
-  row.p50_us = pct(0.50);
-  row.p99_us = pct(0.99);
-  row.max_us = all.empty() ? 0 : all.back() / 10.0;
-  return row;
-}
-
 // One keep-alive HTTP/1.1 connection that signs every request, as an SDK does.
 class HttpClient {
  public:
   HttpClient(const std::string& host, unsigned short port, api::AccessKey key)
-      : stream_(ioc_), host_(host + ":" + std::to_string(port)), key_(std::move(key)) {
-    boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address(host), port);
-    stream_.connect(ep);
-    stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true));
-  }
+      : connection_(host, port), host_(host + ":" + std::to_string(port)), key_(std::move(key)) {}
 
   // Returns the response body, or nullopt on a transport error or a non-200 answer.
   std::optional<std::string> Call(const std::string& operation, const std::string& body) {
-    namespace http = boost::beast::http;
     api::SignableRequest signable;
     signable.body = body;
     signable.headers = {{"Host", host_},
@@ -125,26 +59,14 @@ class HttpClient {
     api::SignSigV4(&signable, key_.access_key_id, key_.secret_access_key, "us-east-1", "dynamodb",
                    std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count());
-    http::request<http::string_body> req(http::verb::post, "/", 11);
-    for (const auto& [k, v] : signable.headers) req.set(k, v);
-    req.body() = body;
-    req.keep_alive(true);
-    req.prepare_payload();
-    try {
-      http::write(stream_, req);
-      http::response<http::string_body> res;
-      http::read(stream_, buffer_, res);
-      if (res.result_int() != 200) return std::nullopt;
-      return std::move(res.body());
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
+    std::map<std::string, std::string> headers(signable.headers.begin(), signable.headers.end());
+    auto reply = connection_.Post("/", headers, body);
+    if (!reply || reply->status != 200) return std::nullopt;
+    return std::move(reply->body);
   }
 
  private:
-  boost::asio::io_context ioc_;
-  boost::beast::tcp_stream stream_;
-  boost::beast::flat_buffer buffer_;
+  bench::KeepAliveHttpClient connection_;
   std::string host_;
   api::AccessKey key_;
 };
@@ -157,6 +79,7 @@ Item MakeItem(int i, int value_bytes) {
 int Run(const Config& cfg) {
   std::filesystem::path root = std::filesystem::path(cfg.dir) / ("meridian-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(root);
+  std::printf("machine: %s\n", bench::MachineLine(bench::DescribeMachine(root)).c_str());
   std::vector<Row> rows;
   {
     EngineOptions eo;
@@ -226,64 +149,17 @@ int Run(const Config& cfg) {
     server.Stop();
   }
   {
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    if (!rocksdb::DB::Open(o, (root / "raw").string(), &raw).ok()) return 1;
-    std::unique_ptr<rocksdb::DB> db(raw);
-    rocksdb::WriteOptions sync_write;
-    sync_write.sync = true;
-    std::vector<std::string> values;
+    std::vector<std::string> keys, values;
     for (int i = 0; i < cfg.items; ++i) {
+      keys.push_back("key-" + std::to_string(i));
       values.push_back(EncodeItem(MakeItem(i, cfg.value_bytes)));
-      db->Put(rocksdb::WriteOptions(), "key-" + std::to_string(i), values.back());
     }
-    for (int threads : cfg.threads) {
-      rows.push_back(Measure("raw RocksDB Put (sync)", threads, cfg.seconds, [&](int, std::mt19937_64& rng) {
-        int i = static_cast<int>(rng() % cfg.items);
-        return db->Put(sync_write, "key-" + std::to_string(i), values[i]).ok();
-      }));
-      rows.push_back(Measure("raw RocksDB Get", threads, cfg.seconds, [&](int, std::mt19937_64& rng) {
-        std::string v;
-        return db->Get(rocksdb::ReadOptions(), "key-" + std::to_string(rng() % cfg.items), &v).ok();
-      }));
+    for (Row& r : bench::MeasureRawRocksDb(root / "raw", keys, values, cfg.threads, cfg.seconds, true)) {
+      rows.push_back(std::move(r));
     }
   }
-  {
-    int fd = ::open((root / "fsync.probe").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    rows.push_back(Measure("fsync floor (4 KB write + fdatasync)", 1, cfg.seconds / 2, [&](int, std::mt19937_64&) {
-      char block[4096] = {};
-      return ::pwrite(fd, block, sizeof block, 0) == static_cast<ssize_t>(sizeof block) && ::fdatasync(fd) == 0;
-    }));
-    ::close(fd);
-  }
-  {
-    zmq::context_t ctx(1);
-    zmq::socket_t router(ctx, zmq::socket_type::router), dealer(ctx, zmq::socket_type::dealer);
-    router.bind("tcp://127.0.0.1:*");
-    dealer.connect(router.get(zmq::sockopt::last_endpoint));
-    std::atomic<bool> done{false};
-    std::thread echo([&] {
-      zmq::pollitem_t p[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
-      while (!done) {
-        zmq::poll(p, 1, std::chrono::milliseconds(100));
-        if (!(p[0].revents & ZMQ_POLLIN)) continue;
-        zmq::message_t id, body;
-        (void)router.recv(id);
-        (void)router.recv(body);
-        router.send(id, zmq::send_flags::sndmore);
-        router.send(body, zmq::send_flags::none);
-      }
-    });
-    std::string msg(100, 'x');
-    rows.push_back(Measure("ZeroMQ loopback round trip", 1, cfg.seconds / 2, [&](int, std::mt19937_64&) {
-      dealer.send(zmq::buffer(msg), zmq::send_flags::none);
-      zmq::message_t r;
-      return dealer.recv(r).has_value();
-    }));
-    done = true;
-    echo.join();
-  }
+  rows.push_back(bench::MeasureFsyncFloor(root, cfg.seconds / 2));
+  rows.push_back(bench::MeasureZmqRoundTrip(cfg.seconds / 2));
   std::filesystem::remove_all(root);
 
   auto limit_for = [&](const Row& r) -> const Row* {
@@ -294,17 +170,12 @@ int Run(const Config& cfg) {
       if (l.name == want && l.threads == r.threads) return &l;
     return nullptr;
   };
-  std::printf("\n%-40s %7s %12s %10s %10s %10s %8s  %s\n", "operation", "threads", "ops/s", "p50 us",
-              "p99 us", "max us", "errors", "throughput vs limit");
-  nlohmann::json out = nlohmann::json::array();
-  for (const Row& r : rows) {
+  bench::PrintRows(rows, [&](const Row& r) {
     const Row* limit = limit_for(r);
-    std::string ratio = limit ? std::to_string(r.ops_per_sec / limit->ops_per_sec).substr(0, 5) + "x of " + limit->name : "";
-    std::printf("%-40s %7d %12.0f %10.1f %10.1f %10.1f %8llu  %s\n", r.name.c_str(), r.threads, r.ops_per_sec,
-                r.p50_us, r.p99_us, r.max_us, static_cast<unsigned long long>(r.errors), ratio.c_str());
-    out.push_back({{"name", r.name}, {"threads", r.threads}, {"ops", r.ops}, {"errors", r.errors},
-                   {"ops_per_sec", r.ops_per_sec}, {"p50_us", r.p50_us}, {"p99_us", r.p99_us}, {"max_us", r.max_us}});
-  }
+    return limit ? std::to_string(r.ops_per_sec / limit->ops_per_sec).substr(0, 5) + "x of " + limit->name : "";
+  });
+  nlohmann::json out = nlohmann::json::array();
+  for (const Row& r : rows) out.push_back(bench::RowJson(r));
   if (!cfg.json_path.empty()) std::ofstream(cfg.json_path) << out.dump(2) << "\n";
   for (const Row& r : rows)
     if (r.errors) return 1;
@@ -324,10 +195,12 @@ int main(int argc, char** argv) {
     else if (k == "--dir") cfg.dir = v;
     else if (k == "--json") cfg.json_path = v;
     else if (k == "--threads") {
-      cfg.threads.clear();
-      std::stringstream ss(v);
-      std::string t;
-      while (std::getline(ss, t, ',')) cfg.threads.push_back(std::stoi(t));
+      auto list = meridian::bench::ParseIntList(v);
+      if (!list) {
+        std::fprintf(stderr, "--threads takes positive integers separated by commas\n");
+        return 2;
+      }
+      cfg.threads = *list;
     } else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
