@@ -153,26 +153,14 @@ class Child {
   std::unique_ptr<ChildProcess> process_;
 };
 
-// Free TCP ports on 127.0.0.1: all are held open until every one is picked, so they differ.
+// Free TCP ports on 127.0.0.1 (the integration tests' helper), or exit.
 std::vector<int> FreePorts(int n) {
-  std::vector<int> fds, ports;
-  for (int i = 0; i < n; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      std::fprintf(stderr, "region_bench: cannot pick a free port\n");
-      std::exit(1);
-    }
-    fds.push_back(fd);
-    ports.push_back(ntohs(a.sin_port));
+  std::vector<uint16_t> got = meridian::testing::FreeTcpPorts(n);
+  if (static_cast<int>(got.size()) != n) {
+    std::fprintf(stderr, "region_bench: cannot pick a free port\n");
+    std::exit(1);
   }
-  for (int fd : fds) ::close(fd);
-  return ports;
+  return std::vector<int>(got.begin(), got.end());
 }
 
 std::string ReadFile(const std::filesystem::path& p) {

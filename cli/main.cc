@@ -458,11 +458,7 @@ int CmdStartSingleNode(int argc, char** argv) {
   }
 
   // Block the stop signals before any thread starts, so only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t stop_signals = BlockStopSignals();
 
   // Access keys: auth is on unless --no-auth.
   std::optional<api::AccessStore> access;

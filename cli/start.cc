@@ -154,11 +154,8 @@ int CmdStart(int argc, char** argv) {
     return 1;
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals = BlockStopSignals();
 
   region::ReplicaOptions replica_options;
   replica_options.region = *region;
