@@ -16,7 +16,6 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <zmq.hpp>
 
 #include "api/access.h"
 #include "api/http_server.h"
@@ -40,21 +39,14 @@ namespace {
 // still forming (its peers started earlier, it never held anything) bootstraps normally.
 bool LeaderRemembersThisFacility(const topology::Region& region, size_t self,
                                  const std::optional<proto::FrameCredentials>& credentials) {
-  zmq::context_t ctx(1);
   for (size_t i = 0; i < region.facilities.size(); ++i) {
     if (i == self) continue;
-    zmq::socket_t sock(ctx, zmq::socket_type::dealer);
-    sock.set(zmq::sockopt::linger, 0);
-    sock.connect(region.facilities[i].NativeEndpoint());
-    std::string req = proto::EncodeNodeRequest("probe", proto::NodeOp::kStatus, {},
-                                               credentials ? &*credentials : nullptr);
-    sock.send(zmq::buffer(req), zmq::send_flags::none);
-    zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 1, std::chrono::milliseconds(500));
-    if (!(items[0].revents & ZMQ_POLLIN)) continue;
-    zmq::message_t reply;
-    (void)sock.recv(reply);
-    Result<proto::NodeStatus> s = proto::DecodeNodeStatusReply(reply.to_string_view());
+    ClientOptions probe;
+    probe.endpoint = region.facilities[i].NativeEndpoint();
+    probe.timeout = std::chrono::milliseconds(500);
+    probe.fail_fast = true;
+    if (credentials) probe.credentials = Credentials{credentials->access_key_id, credentials->secret_access_key};
+    Result<proto::NodeStatus> s = Client(probe).NodeStatus();
     if (!s.ok() || s->role != "leader") continue;
     bool member_here = false;
     for (const proto::MemberStatus& m : s->members) {

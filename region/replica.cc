@@ -18,6 +18,8 @@
 #include <msgpack.hpp>
 #include <zmq.hpp>
 
+#include <meridian/client.h>
+
 #include "region/raft_codec.h"
 #include "region/raft_storage.h"
 
@@ -719,20 +721,15 @@ Result<std::string> Replica::ReplaceFacility(const std::string& facility, std::c
   if (!f) return Status::Validation("no facility '" + facility + "' in region " + s.region);
   if (facility == s.facility) return Status::Validation("facility " + facility + " leads; transfer leadership first");
   // Ask the node now running at the facility for its id.
-  zmq::context_t ctx(1);
-  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
-  sock.set(zmq::sockopt::linger, 0);
-  sock.connect(f->NativeEndpoint());
-  std::string req = proto::EncodeNodeRequest("replace", proto::NodeOp::kStatus, {},
-                                             m.options.credentials ? &*m.options.credentials : nullptr);
-  sock.send(zmq::buffer(req), zmq::send_flags::none);
-  zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, 1, std::chrono::milliseconds(2000));
-  if (!(items[0].revents & ZMQ_POLLIN)) return Unavailable("facility " + facility + " does not answer");
-  zmq::message_t reply;
-  (void)sock.recv(reply);
-  Result<proto::NodeStatus> theirs = proto::DecodeNodeStatusReply(reply.to_string_view());
-  if (!theirs.ok()) return theirs.status();
+  ClientOptions probe;
+  probe.endpoint = f->NativeEndpoint();
+  probe.timeout = std::chrono::milliseconds(2000);
+  probe.fail_fast = true;
+  if (m.options.credentials) {
+    probe.credentials = Credentials{m.options.credentials->access_key_id, m.options.credentials->secret_access_key};
+  }
+  Result<proto::NodeStatus> theirs = Client(probe).NodeStatus();
+  if (!theirs.ok()) return Unavailable("facility " + facility + " does not answer: " + theirs.status().message());
   uint64_t new_id = theirs.value().node_id;
   uint64_t old_id = 0;
   for (const proto::MemberStatus& member : s.members) {
