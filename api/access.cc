@@ -171,8 +171,10 @@ std::vector<std::string> TablesOf(const Request& request) {
           std::vector<std::string> out;
           for (const auto& [name, unused] : r.request_items) out.push_back(name);
           return out;
-        } else {
+        } else if constexpr (requires { r.table_name; }) {
           return {r.table_name};
+        } else {
+          return {};  // the replicator's internal operations: only the action is checked
         }
       },
       request);

@@ -1499,6 +1499,10 @@ struct Engine::Impl {
             else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
             else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r, apply));
             else if constexpr (std::is_same_v<T, UpdateItemRequest>) return wrap(UpdateItem(r, apply));
+            else if constexpr (std::is_same_v<T, UpdateTableRequest> || std::is_same_v<T, ReplicationReadChangesRequest> ||
+                               std::is_same_v<T, ReplicationApplyRequest> || std::is_same_v<T, ReplicationReadTableRequest> ||
+                               std::is_same_v<T, ReplicationBackfillDoneRequest> || std::is_same_v<T, ReplicationStatusRequest>)
+              return Result<Response>(Status::Internal("not implemented yet"));  // TODO(issue 6): global tables
             else static_assert(sizeof(T) == 0, "unhandled request type");
           },
           request);

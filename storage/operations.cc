@@ -8,7 +8,9 @@ namespace {
 constexpr std::array<const char*, kOperationCount> kNames = {
     "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "PutItem", "GetItem",
     "DeleteItem",  "Query",         "Scan",       "BatchGetItem", "BatchWriteItem",
-    "UpdateItem"};
+    "UpdateItem",  "UpdateTable",
+    "ReplicationReadChanges", "ReplicationApply", "ReplicationReadTable",
+    "ReplicationBackfillDone", "ReplicationStatus"};
 
 }  // namespace
 
@@ -35,6 +37,9 @@ bool IsWriteOperation(Operation op) {
     case Operation::kDeleteItem:
     case Operation::kBatchWriteItem:
     case Operation::kUpdateItem:
+    case Operation::kUpdateTable:
+    case Operation::kReplicationApply:
+    case Operation::kReplicationBackfillDone:
       return true;
     default:
       return false;

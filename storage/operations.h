@@ -30,6 +30,8 @@ enum class ReturnConsumedCapacity : uint8_t { kNone, kTotal, kIndexes };
 enum class Select : uint8_t { kAllAttributes, kAllProjectedAttributes, kSpecificAttributes, kCount };
 enum class TableStatus : uint8_t { kCreating, kActive, kDeleting, kUpdating };
 enum class ReturnValuesOnConditionCheckFailure : uint8_t { kNone, kAllOld };
+// A replica region's status in DescribeTable's Replicas (global tables version 2019.11.21).
+enum class ReplicaStatus : uint8_t { kCreating, kCreationFailed, kUpdating, kDeleting, kActive };
 
 }  // namespace meridian
 
@@ -41,6 +43,7 @@ MSGPACK_ADD_ENUM(meridian::Select);
 MSGPACK_ADD_ENUM(meridian::TableStatus);
 MSGPACK_ADD_ENUM(meridian::AttributeType);
 MSGPACK_ADD_ENUM(meridian::ReturnValuesOnConditionCheckFailure);
+MSGPACK_ADD_ENUM(meridian::ReplicaStatus);
 
 namespace meridian {
 
@@ -100,6 +103,14 @@ struct ProvisionedThroughput {
   MSGPACK_DEFINE_MAP(read_capacity_units, write_capacity_units);
 };
 
+// One replica region of a global table, as DescribeTable lists it (ReplicaDescription).
+struct ReplicaDescription {
+  std::string region_name;
+  ReplicaStatus replica_status = ReplicaStatus::kActive;
+  bool operator==(const ReplicaDescription&) const = default;
+  MSGPACK_DEFINE_MAP(region_name, replica_status);
+};
+
 struct TableDescription {
   std::string table_name;
   std::string table_arn;
@@ -112,9 +123,12 @@ struct TableDescription {
   int64_t creation_date_time_ms = 0;  // epoch milliseconds; JSON shows epoch seconds
   BillingMode billing_mode = BillingMode::kProvisioned;
   ProvisionedThroughput provisioned_throughput;
+  // Global tables: every replica region including this one (empty for a table with no replica
+  // elsewhere); JSON shows them as Replicas, with GlobalTableVersion "2019.11.21".
+  std::vector<ReplicaDescription> replicas;
   MSGPACK_DEFINE_MAP(table_name, table_arn, table_id, table_status, key_schema,
                      attribute_definitions, item_count, table_size_bytes, creation_date_time_ms,
-                     billing_mode, provisioned_throughput);
+                     billing_mode, provisioned_throughput, replicas);
 };
 
 // Capacity units for one table, as ReturnConsumedCapacity reports them.
@@ -351,6 +365,216 @@ struct BatchWriteItemResponse {
   MSGPACK_DEFINE_MAP(unprocessed_items, consumed_capacity);
 };
 
+// A struct with no fields, on the wire as an empty map (MSGPACK_DEFINE_MAP needs one field).
+#define MERIDIAN_MSGPACK_EMPTY_MAP                                    \
+  template <typename Packer>                                          \
+  void msgpack_pack(Packer& pk) const {                               \
+    pk.pack_map(0);                                                   \
+  }                                                                   \
+  void msgpack_unpack(const msgpack::object& o) {                     \
+    if (o.type != msgpack::type::MAP) throw msgpack::type_error();    \
+  }                                                                   \
+  template <typename MSGPACK_OBJECT>                                  \
+  void msgpack_object(MSGPACK_OBJECT* o, msgpack::zone&) const {      \
+    o->type = msgpack::type::MAP;                                     \
+    o->via.map.size = 0;                                              \
+    o->via.map.ptr = nullptr;                                         \
+  }
+
+// --- Global tables ------------------------------------------------------------------------------
+
+// UpdateTable's ReplicaUpdates entry: exactly one of create and remove is set (JSON: Create and
+// Delete, each with RegionName).
+struct ReplicaUpdate {
+  std::optional<std::string> create;  // region to add as a replica
+  std::optional<std::string> remove;  // region to remove
+  MSGPACK_DEFINE_MAP(create, remove);
+};
+
+struct UpdateTableRequest {
+  std::string table_name;
+  std::optional<std::vector<AttributeDefinition>> attribute_definitions;
+  std::optional<BillingMode> billing_mode;
+  std::optional<ProvisionedThroughput> provisioned_throughput;
+  std::vector<ReplicaUpdate> replica_updates;
+  MSGPACK_DEFINE_MAP(table_name, attribute_definitions, billing_mode, provisioned_throughput,
+                     replica_updates);
+};
+struct UpdateTableResponse {
+  TableDescription table_description;
+  MSGPACK_DEFINE_MAP(table_description);
+};
+
+// The version an item (or tombstone) carries in a global table (conflict/version.h): a vector of
+// per-region counters, the writing leader's hybrid logical timestamp, the writing region.
+struct ItemVersion {
+  std::map<std::string, uint64_t> vv;
+  uint64_t hlc = 0;
+  std::string origin;
+  bool operator==(const ItemVersion&) const = default;
+  MSGPACK_DEFINE_MAP(vv, hlc, origin);
+};
+
+// A table's replicated metadata: what a region needs to create, change or drop its replica. Its
+// own last-writer-wins version (meta_hlc, meta_origin) orders concurrent changes.
+struct TableMeta {
+  std::string table_name;
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attribute_definitions;
+  BillingMode billing_mode = BillingMode::kProvisioned;
+  ProvisionedThroughput provisioned_throughput;
+  std::vector<std::string> replicas;  // every replica region, sorted
+  uint64_t meta_hlc = 0;
+  std::string meta_origin;
+  MSGPACK_DEFINE_MAP(table_name, key_schema, attribute_definitions, billing_mode,
+                     provisioned_throughput, replicas, meta_hlc, meta_origin);
+};
+
+// One entry of a region's change stream as shipped to another region: an item write or delete
+// (image absent) with its version, or a table metadata change (meta set, the rest empty).
+struct ReplicatedChange {
+  uint64_t seq = 0;  // position in the ORIGIN region's stream (the Raft index there)
+  uint32_t n = 0;    // position within that entry
+  std::string table;
+  Item key;
+  std::optional<Item> image;  // absent: a delete (a tombstone)
+  ItemVersion version;
+  int64_t time_ms = 0;  // when the origin region applied it
+  std::optional<TableMeta> meta;
+  MSGPACK_DEFINE_MAP(seq, n, table, key, image, version, time_ms, meta);
+};
+
+// A backfill the replicator owes a peer: every item of `table` (with versions and tombstones),
+// to start once the peer's cursor for this region has reached `after_seq` (the change that made
+// the peer a replica here, which creates the table there).
+struct PendingBackfill {
+  std::string table;
+  std::string peer;
+  uint64_t after_seq = 0;
+  MSGPACK_DEFINE_MAP(table, peer, after_seq);
+};
+
+// Internal (replicator -> its own region, leader only, consistent): the next changes of this
+// region's stream for `peer`, after `after_seq`. Records not destined to `peer` are skipped but
+// still covered by last_seq, so the peer's cursor moves past them.
+struct ReplicationReadChangesRequest {
+  std::string peer;
+  uint64_t after_seq = 0;
+  uint32_t max_records = 1000;
+  uint32_t max_bytes = 1 << 20;
+  MSGPACK_DEFINE_MAP(peer, after_seq, max_records, max_bytes);
+};
+struct ReplicationReadChangesResponse {
+  std::vector<ReplicatedChange> changes;
+  uint64_t last_seq = 0;        // the stream position these changes cover up to (>= after_seq)
+  uint64_t head_seq = 0;        // the highest seq in the stream (or the applied index), same read
+  bool at_head = false;         // last_seq == head_seq: `cursors` is valid as of last_seq
+  std::map<std::string, uint64_t> cursors;  // this region's received cursor per source region
+  std::vector<PendingBackfill> backfills;  // owed to `peer`
+  MSGPACK_DEFINE_MAP(changes, last_seq, head_seq, at_head, cursors, backfills);
+};
+
+// Internal (replicator -> its own region, a write through Raft): a batch received from `source`.
+// Not a backfill: changes with seq <= the stored cursor for `source` are dropped, the others
+// merged under the conflict rule, and the cursor becomes last_seq, all in one entry (exactly-once
+// effect under at-least-once delivery). A backfill: merged, the cursor untouched.
+struct ReplicationApplyRequest {
+  std::string source;
+  // The batch covers the source's stream (after_seq, last_seq]. Applied only when after_seq <=
+  // the stored cursor (no gap); otherwise nothing changes and the response carries the cursor,
+  // so the sender resends from there.
+  uint64_t after_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t source_head = 0;
+  int64_t source_time_ms = 0;  // source's wall clock when it read the batch (lag)
+  bool backfill = false;
+  std::vector<ReplicatedChange> changes;
+  // The source's received cursors, as of last_seq; only set when the batch reached the source's
+  // head (tombstone purge and stream trimming use what every region has seen).
+  std::optional<std::map<std::string, uint64_t>> source_cursors;
+  MSGPACK_DEFINE_MAP(source, after_seq, last_seq, source_head, source_time_ms, backfill, changes,
+                     source_cursors);
+};
+struct ReplicationApplyResponse {
+  uint64_t cursor = 0;  // the stored cursor for `source` after this batch
+  bool gap = false;     // refused: after_seq > cursor
+  uint32_t applied = 0;
+  uint32_t dropped = 0;
+  uint32_t conflicts = 0;
+  MSGPACK_DEFINE_MAP(cursor, gap, applied, dropped, conflicts);
+};
+
+// Internal (replicator -> its own region): one page of a table's items and tombstones with their
+// versions, for a backfill. Pages need not come from one snapshot: every change after the one
+// that added the peer is also in the stream, and the merge is idempotent.
+struct ReplicationReadTableRequest {
+  std::string table;
+  std::optional<std::string> exclusive_start;  // opaque, from the previous page
+  uint32_t limit = 500;
+  MSGPACK_DEFINE_MAP(table, exclusive_start, limit);
+};
+struct ReplicationReadTableResponse {
+  std::vector<ReplicatedChange> items;  // seq 0; image absent for tombstones
+  std::optional<std::string> last_key;  // absent: the table is done
+  MSGPACK_DEFINE_MAP(items, last_key);
+};
+
+// Internal (a write through Raft): the backfill of `table` to `peer` is complete; the replica
+// becomes ACTIVE here.
+struct ReplicationBackfillDoneRequest {
+  std::string table;
+  std::string peer;
+  MSGPACK_DEFINE_MAP(table, peer);
+};
+struct ReplicationBackfillDoneResponse {
+  MERIDIAN_MSGPACK_EMPTY_MAP
+};
+
+// One write lost to conflict resolution.
+struct ConflictRecord {
+  std::string table;
+  Item key;
+  ItemVersion loser;
+  ItemVersion winner;
+  bool loser_was_delete = false;
+  int64_t time_ms = 0;  // when this region resolved it
+  MSGPACK_DEFINE_MAP(table, key, loser, winner, loser_was_delete, time_ms);
+};
+
+struct ReplicationLag {
+  std::string source;       // the lag of source -> this region
+  uint64_t cursor = 0;      // this region's cursor for source
+  uint64_t source_head = 0; // source's head when it sent its last batch
+  int64_t lag_ms = 0;
+  uint64_t lag_records = 0;
+  int64_t last_batch_ms = 0;  // when the last batch from source was applied here
+  MSGPACK_DEFINE_MAP(source, cursor, source_head, lag_ms, lag_records, last_batch_ms);
+};
+
+struct TableConflicts {
+  uint64_t count = 0;
+  std::vector<ConflictRecord> recent;  // newest last, bounded
+  MSGPACK_DEFINE_MAP(count, recent);
+};
+
+// Internal (any facility): this region's replication state.
+struct ReplicationStatusRequest {
+  MERIDIAN_MSGPACK_EMPTY_MAP
+};
+struct ReplicationStatusResponse {
+  std::string region;
+  uint64_t head_seq = 0;
+  uint64_t first_retained_seq = 0;  // 0: the stream is empty
+  std::vector<ReplicationLag> lag;  // one per source region heard from
+  std::map<std::string, uint64_t> peer_acked;  // what each peer has applied of this region
+  std::vector<std::string> behind;  // peers that fell beyond retention (being re-seeded)
+  std::map<std::string, TableConflicts> conflicts;
+  uint64_t clock_rejections = 0;  // remote timestamps beyond the max clock offset
+  uint64_t tombstones = 0;
+  MSGPACK_DEFINE_MAP(region, head_seq, first_retained_seq, lag, peer_acked, behind, conflicts,
+                     clock_rejections, tombstones);
+};
+
 // --- The operation set --------------------------------------------------------------------------
 
 // Wire numbers of the operations: never reuse or renumber one.
@@ -367,18 +591,32 @@ enum class Operation : uint16_t {
   kBatchGetItem = 10,
   kBatchWriteItem = 11,
   kUpdateItem = 12,
+  kUpdateTable = 13,
+  // Internal: the replicator's view of its own region (native protocol only, never over HTTP).
+  kReplicationReadChanges = 14,
+  kReplicationApply = 15,
+  kReplicationReadTable = 16,
+  kReplicationBackfillDone = 17,
+  kReplicationStatus = 18,
 };
-inline constexpr uint16_t kOperationCount = 12;
+inline constexpr uint16_t kOperationCount = 18;
+// Operations DynamoDB's JSON API has (the rest are Meridian's internal ones).
+inline constexpr uint16_t kDynamoOperationCount = 13;
 
 // Alternatives in Operation order: index = operation - 1.
 using Request = std::variant<CreateTableRequest, DescribeTableRequest, ListTablesRequest,
                              DeleteTableRequest, PutItemRequest, GetItemRequest, DeleteItemRequest,
                              QueryRequest, ScanRequest, BatchGetItemRequest, BatchWriteItemRequest,
-                             UpdateItemRequest>;
+                             UpdateItemRequest, UpdateTableRequest, ReplicationReadChangesRequest,
+                             ReplicationApplyRequest, ReplicationReadTableRequest,
+                             ReplicationBackfillDoneRequest, ReplicationStatusRequest>;
 using Response = std::variant<CreateTableResponse, DescribeTableResponse, ListTablesResponse,
                               DeleteTableResponse, PutItemResponse, GetItemResponse,
                               DeleteItemResponse, QueryResponse, ScanResponse,
-                              BatchGetItemResponse, BatchWriteItemResponse, UpdateItemResponse>;
+                              BatchGetItemResponse, BatchWriteItemResponse, UpdateItemResponse,
+                              UpdateTableResponse, ReplicationReadChangesResponse,
+                              ReplicationApplyResponse, ReplicationReadTableResponse,
+                              ReplicationBackfillDoneResponse, ReplicationStatusResponse>;
 
 inline Operation OperationOf(const Request& r) { return static_cast<Operation>(r.index() + 1); }
 inline Operation OperationOf(const Response& r) { return static_cast<Operation>(r.index() + 1); }
