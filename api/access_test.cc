@@ -83,5 +83,21 @@ TEST(Access, TablesOfRequests) {
   EXPECT_EQ(TablesOf(Request(g)), (std::vector<std::string>{"t"}));
 }
 
+TEST(Access, UpdateTableIsAuthorizedOnItsTable) {
+  UpdateTableRequest u;
+  u.table_name = "music";
+  u.replica_updates = {ReplicaUpdate{"eu-west", std::nullopt}};
+  ASSERT_EQ(TablesOf(Request(u)), (std::vector<std::string>{"music"}));
+  AccessStore store({AccessKey{"ADMIN", "s", {"music"}, {"UpdateTable"}}});
+  EXPECT_TRUE(store.Authorize("ADMIN", "UpdateTable", TablesOf(Request(u)), "us-east").ok());
+  u.table_name = "other";
+  Status st = store.Authorize("ADMIN", "UpdateTable", TablesOf(Request(u)), "us-east");
+  EXPECT_EQ(st.code(), ErrorCode::kAccessDenied);
+  EXPECT_EQ(st.message(),
+            "User: ADMIN is not authorized to perform: dynamodb:UpdateTable on resource: "
+            "arn:aws:dynamodb:us-east:000000000000:table/other");
+  EXPECT_EQ(store.Authorize("ADMIN", "DeleteTable", {"music"}, "us-east").code(), ErrorCode::kAccessDenied);
+}
+
 }  // namespace
 }  // namespace meridian::api

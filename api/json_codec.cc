@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace meridian::api {
@@ -56,6 +57,24 @@ Status MissingMember(std::string_view path) {
   return Status::Validation("1 validation error detected: Value null at '" + std::string(path) +
                             "' failed to satisfy constraint: Member must not be null");
 }
+
+// The request and response types of Meridian's internal operations (the replicator's view of its
+// own region): the encoders give {} for them, the decoders refuse them.
+template <typename T>
+constexpr bool kIsInternal =
+    std::is_same_v<T, ReplicationReadChangesRequest> || std::is_same_v<T, ReplicationApplyRequest> ||
+    std::is_same_v<T, ReplicationReadTableRequest> || std::is_same_v<T, ReplicationBackfillDoneRequest> ||
+    std::is_same_v<T, ReplicationStatusRequest> || std::is_same_v<T, ReplicationReadChangesResponse> ||
+    std::is_same_v<T, ReplicationApplyResponse> || std::is_same_v<T, ReplicationReadTableResponse> ||
+    std::is_same_v<T, ReplicationBackfillDoneResponse> || std::is_same_v<T, ReplicationStatusResponse>;
+
+// Meridian's internal operations have no JSON form: to a JSON caller they do not exist, so the
+// answer is word for word the one an unknown operation name gets.
+Status UnknownOperation(std::string_view name) {
+  return Status(ErrorCode::kUnknownOperation, "Operation " + Echo(name) + " is not served by Meridian");
+}
+
+Status InternalOperation(Operation op) { return UnknownOperation(OperationName(op)); }
 
 // --- Reading members -----------------------------------------------------------------------------
 
@@ -207,6 +226,13 @@ constexpr EnumSpec<TableStatus, 4> kTableStatus{
       {"DELETING", TableStatus::kDeleting},
       {"UPDATING", TableStatus::kUpdating}}},
     "[CREATING, UPDATING, DELETING, ACTIVE]"};
+constexpr EnumSpec<ReplicaStatus, 5> kReplicaStatus{
+    {{{"CREATING", ReplicaStatus::kCreating},
+      {"CREATION_FAILED", ReplicaStatus::kCreationFailed},
+      {"UPDATING", ReplicaStatus::kUpdating},
+      {"DELETING", ReplicaStatus::kDeleting},
+      {"ACTIVE", ReplicaStatus::kActive}}},
+    "[CREATING, CREATION_FAILED, UPDATING, DELETING, ACTIVE]"};
 
 template <typename E, size_t N>
 std::string_view NameOf(const EnumSpec<E, N>& spec, E value) {
@@ -254,8 +280,9 @@ Status OptEnum(const json& obj, const char* name, const EnumSpec<E, N>& spec, st
 // Members of features Meridian does not have yet. Ignoring them, as DynamoDB ignores unknown
 // members, would be wrong data (a condition silently not checked), so they are refused on every
 // operation.
-constexpr std::array<const char*, 4> kUnsupportedMembers = {
-    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification", "SSESpecification"};
+constexpr std::array<const char*, 5> kUnsupportedMembers = {
+    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "GlobalSecondaryIndexUpdates",
+    "StreamSpecification", "SSESpecification"};
 
 Status NotSupported(std::string_view member) {
   return Status::Validation(std::string(member) + " is not supported by Meridian yet");
@@ -536,6 +563,10 @@ void PutRcc(json& j, ReturnConsumedCapacity rcc) {
 
 // --- Table descriptions --------------------------------------------------------------------------
 
+// The global tables version Meridian's replicas follow (DynamoDB's current one; the legacy
+// 2017.11.29 API, CreateGlobalTable and friends, is not offered).
+constexpr char kGlobalTableVersion[] = "2019.11.21";
+
 Status ReadKeySchema(const json& j, std::vector<KeySchemaElement>* out) {
   MERIDIAN_RETURN_IF_ERROR(CheckArray(j));
   for (size_t i = 0; i < j.size(); ++i) {
@@ -608,7 +639,30 @@ json TableDescriptionToJson(const TableDescription& t) {
   j["TableArn"] = t.table_arn;
   j["TableId"] = t.table_id;
   j["BillingModeSummary"] = {{"BillingMode", NameOf(kBillingMode, t.billing_mode)}};
+  // A global table (version 2019.11.21, the only one Meridian has) lists every replica region,
+  // this one included; a table with no replica elsewhere has neither member, as in DynamoDB.
+  if (!t.replicas.empty()) {
+    json replicas = json::array();
+    for (const auto& r : t.replicas) {
+      replicas.push_back(
+          {{"RegionName", r.region_name}, {"ReplicaStatus", NameOf(kReplicaStatus, r.replica_status)}});
+    }
+    j["Replicas"] = std::move(replicas);
+    j["GlobalTableVersion"] = kGlobalTableVersion;
+  }
   return j;
+}
+
+Status ReadReplicas(const json& j, std::vector<ReplicaDescription>* out) {
+  MERIDIAN_RETURN_IF_ERROR(CheckArray(j));
+  for (const auto& e : j) {
+    MERIDIAN_RETURN_IF_ERROR(CheckObject(e));
+    ReplicaDescription r;
+    MERIDIAN_RETURN_IF_ERROR(OptString(e, "RegionName", &r.region_name));
+    MERIDIAN_RETURN_IF_ERROR(OptEnum(e, "ReplicaStatus", kReplicaStatus, "replicaStatus", &r.replica_status));
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
 }
 
 Status ReadTableDescription(const json& j, TableDescription* t) {
@@ -645,6 +699,7 @@ Status ReadTableDescription(const json& j, TableDescription* t) {
     MERIDIAN_RETURN_IF_ERROR(CheckObject(*m));
     MERIDIAN_RETURN_IF_ERROR(OptEnum(*m, "BillingMode", kBillingMode, "billingMode", &t->billing_mode));
   }
+  if (const json* m = Member(j, "Replicas")) MERIDIAN_RETURN_IF_ERROR(ReadReplicas(*m, &t->replicas));
   return Status::Ok();
 }
 
@@ -1063,7 +1118,95 @@ Result<Request> DecodeBatchWriteItem(const json& b) {
   return Request(std::move(r));
 }
 
+// Members of a ReplicaUpdates Create (CreateReplicationGroupMemberAction) that would set
+// per-replica options Meridian does not have: refused rather than silently dropped.
+constexpr std::array<const char*, 5> kUnsupportedReplicaCreateMembers = {
+    "KMSMasterKeyId", "ProvisionedThroughputOverride", "OnDemandThroughputOverride",
+    "GlobalSecondaryIndexes", "TableClassOverride"};
+
+// The RegionName of a ReplicaUpdates Create or Delete; `path` is where it sits, for the message.
+Status ReadReplicaRegion(const json& action, const std::string& path, std::string* region) {
+  MERIDIAN_RETURN_IF_ERROR(CheckObject(action));
+  return ReqString(action, "RegionName", path + ".regionName", region);
+}
+
+// One ReplicaUpdates entry (ReplicationGroupUpdate): exactly one of Create and Delete. DynamoDB's
+// third action, Update (per-replica settings), and any other member are refused by name: a
+// replica change silently ignored would leave the table in a state the caller did not ask for.
+Status ReadReplicaUpdate(const json& e, size_t index, ReplicaUpdate* out) {
+  MERIDIAN_RETURN_IF_ERROR(CheckObject(e));
+  const std::string base = "replicaUpdates." + std::to_string(index + 1) + ".member";
+  for (auto it = e.begin(); it != e.end(); ++it) {
+    if (it.key() == "Create" || it.key() == "Delete" || it->is_null()) continue;
+    if (it.key() == "Update") {
+      return Status::Validation(
+          "ReplicaUpdates Update (per-replica settings) is not supported by Meridian; use Create or "
+          "Delete");
+    }
+    return Status::Validation("ReplicaUpdates member '" + Echo(it.key()) +
+                              "' is not supported by Meridian; use Create or Delete");
+  }
+  const json* create = Member(e, "Create");
+  const json* remove = Member(e, "Delete");
+  if ((create == nullptr) == (remove == nullptr)) {
+    return Status::Validation(
+        "One or more parameter values were invalid: a ReplicaUpdates entry must contain exactly one "
+        "of Create or Delete");
+  }
+  std::string region;
+  if (create != nullptr) {
+    MERIDIAN_RETURN_IF_ERROR(ReadReplicaRegion(*create, base + ".create", &region));
+    for (const char* name : kUnsupportedReplicaCreateMembers) {
+      if (Member(*create, name) != nullptr) return NotSupported(std::string("ReplicaUpdates Create ") + name);
+    }
+    out->create = std::move(region);
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(ReadReplicaRegion(*remove, base + ".delete", &region));
+    out->remove = std::move(region);
+  }
+  return Status::Ok();
+}
+
+Result<Request> DecodeUpdateTable(const json& b) {
+  UpdateTableRequest r;
+  MERIDIAN_RETURN_IF_ERROR(ReqString(b, "TableName", "tableName", &r.table_name));
+  if (const json* ad = Member(b, "AttributeDefinitions")) {
+    std::vector<AttributeDefinition> definitions;
+    MERIDIAN_RETURN_IF_ERROR(ReadAttributeDefinitions(*ad, &definitions));
+    r.attribute_definitions = std::move(definitions);
+  }
+  MERIDIAN_RETURN_IF_ERROR(OptEnum(b, "BillingMode", kBillingMode, "billingMode", &r.billing_mode));
+  if (const json* pt = Member(b, "ProvisionedThroughput")) {
+    ProvisionedThroughput p;
+    MERIDIAN_RETURN_IF_ERROR(ReadProvisionedThroughput(*pt, &p));
+    r.provisioned_throughput = p;
+  }
+  // Meridian's replicas are eventually consistent (contract 3); a request for DynamoDB's strongly
+  // consistent multi-region tables must not be accepted as if it had been honoured.
+  if (const json* mrc = Member(b, "MultiRegionConsistency")) {
+    std::string s;
+    MERIDIAN_RETURN_IF_ERROR(ReadString(*mrc, &s));
+    if (s == "STRONG") return NotSupported("MultiRegionConsistency STRONG");
+    if (s != "EVENTUAL") {
+      return Status::Validation("1 validation error detected: Value '" + Echo(s) +
+                                "' at 'multiRegionConsistency' failed to satisfy constraint: Member "
+                                "must satisfy enum value set: [EVENTUAL, STRONG]");
+    }
+  }
+  if (const json* updates = Member(b, "ReplicaUpdates")) {
+    MERIDIAN_RETURN_IF_ERROR(CheckArray(*updates));
+    r.replica_updates.reserve(updates->size());
+    for (size_t i = 0; i < updates->size(); ++i) {
+      ReplicaUpdate u;
+      MERIDIAN_RETURN_IF_ERROR(ReadReplicaUpdate((*updates)[i], i, &u));
+      r.replica_updates.push_back(std::move(u));
+    }
+  }
+  return Request(std::move(r));
+}
+
 Result<Request> DecodeRequestUnchecked(Operation op, const json& body) {
+  if (!IsDynamoOperation(op)) return InternalOperation(op);
   if (!body.is_object()) {
     return Status::Serialization("The request body must be a JSON object, found " +
                                  std::string(TokenName(body)));
@@ -1090,6 +1233,13 @@ Result<Request> DecodeRequestUnchecked(Operation op, const json& body) {
     case Operation::kBatchGetItem: return DecodeBatchGetItem(body);
     case Operation::kBatchWriteItem: return DecodeBatchWriteItem(body);
     case Operation::kUpdateItem: return DecodeUpdateItem(body);
+    case Operation::kUpdateTable: return DecodeUpdateTable(body);
+    case Operation::kReplicationReadChanges:
+    case Operation::kReplicationApply:
+    case Operation::kReplicationReadTable:
+    case Operation::kReplicationBackfillDone:
+    case Operation::kReplicationStatus:
+      return InternalOperation(op);
   }
   return Status(ErrorCode::kUnknownOperation, "Unknown operation");
 }
@@ -1123,6 +1273,7 @@ Status ReadPage(const json& b, ItemPage* p) {
 }
 
 Result<Response> DecodeResponseUnchecked(Operation op, const json& b) {
+  if (!IsDynamoOperation(op)) return InternalOperation(op);
   MERIDIAN_RETURN_IF_ERROR(CheckObject(b));
   switch (op) {
     case Operation::kCreateTable: {
@@ -1211,6 +1362,18 @@ Result<Response> DecodeResponseUnchecked(Operation op, const json& b) {
       MERIDIAN_RETURN_IF_ERROR(OptCapacityList(b, &r.consumed_capacity));
       return Response(std::move(r));
     }
+    case Operation::kUpdateTable: {
+      UpdateTableResponse r;
+      if (const json* t = Member(b, "TableDescription"))
+        MERIDIAN_RETURN_IF_ERROR(ReadTableDescription(*t, &r.table_description));
+      return Response(std::move(r));
+    }
+    case Operation::kReplicationReadChanges:
+    case Operation::kReplicationApply:
+    case Operation::kReplicationReadTable:
+    case Operation::kReplicationBackfillDone:
+    case Operation::kReplicationStatus:
+      return InternalOperation(op);
   }
   return Status(ErrorCode::kUnknownOperation, "Unknown operation");
 }
@@ -1219,11 +1382,15 @@ Result<Response> DecodeResponseUnchecked(Operation op, const json& b) {
 
 // --- Public API ----------------------------------------------------------------------------------
 
+bool IsDynamoOperation(Operation op) {
+  auto n = static_cast<uint16_t>(op);
+  return n >= 1 && n <= kDynamoOperationCount;
+}
+
 Result<Request> DecodeRequest(std::string_view operation_name, std::string_view body_json) {
   Operation op;
-  if (!ParseOperationName(operation_name, &op)) {
-    return Status(ErrorCode::kUnknownOperation,
-                  "Operation " + Echo(operation_name) + " is not served by Meridian");
+  if (!ParseOperationName(operation_name, &op) || !IsDynamoOperation(op)) {
+    return UnknownOperation(operation_name);
   }
   try {
     // Parse errors come back as `discarded` rather than an exception; the catch is for
@@ -1326,18 +1493,43 @@ nlohmann::json EncodeRequest(const Request& request) {
           PutRcc(j, r.return_consumed_capacity);
           PutNamesAndValues(j, r.expression_attribute_names, r.expression_attribute_values);
           if (r.scan_filter) j["ScanFilter"] = LegacyConditionsToJson(*r.scan_filter);
-        }
-        if constexpr (std::is_same_v<T, QueryRequest> || std::is_same_v<T, ScanRequest>) {
-          if (r.filter_expression) j["FilterExpression"] = *r.filter_expression;
-          if (r.projection_expression) j["ProjectionExpression"] = *r.projection_expression;
-          if (r.conditional_operator) j["ConditionalOperator"] = *r.conditional_operator;
-          if (r.attributes_to_get) j["AttributesToGet"] = *r.attributes_to_get;
         } else if constexpr (std::is_same_v<T, BatchGetItemRequest>) {
           j["RequestItems"] = KeysAndAttributesMapToJson(r.request_items);
           PutRcc(j, r.return_consumed_capacity);
         } else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) {
           j["RequestItems"] = WriteRequestMapToJson(r.request_items);
           PutRcc(j, r.return_consumed_capacity);
+        } else if constexpr (std::is_same_v<T, UpdateTableRequest>) {
+          j["TableName"] = r.table_name;
+          if (r.attribute_definitions) {
+            j["AttributeDefinitions"] = AttributeDefinitionsToJson(*r.attribute_definitions);
+          }
+          if (r.billing_mode) j["BillingMode"] = NameOf(kBillingMode, *r.billing_mode);
+          if (r.provisioned_throughput) {
+            j["ProvisionedThroughput"] = {
+                {"ReadCapacityUnits", r.provisioned_throughput->read_capacity_units},
+                {"WriteCapacityUnits", r.provisioned_throughput->write_capacity_units}};
+          }
+          if (!r.replica_updates.empty()) {
+            json updates = json::array();
+            for (const auto& u : r.replica_updates) {
+              // The native protocol could carry an entry with both or neither set; the JSON shows
+              // what it holds, and decoding it back refuses it as DynamoDB would.
+              json e = json::object();
+              if (u.create) e["Create"] = {{"RegionName", *u.create}};
+              if (u.remove) e["Delete"] = {{"RegionName", *u.remove}};
+              updates.push_back(std::move(e));
+            }
+            j["ReplicaUpdates"] = std::move(updates);
+          }
+        } else {
+          static_assert(kIsInternal<T>, "every DynamoDB request needs its JSON encoding here");
+        }
+        if constexpr (std::is_same_v<T, QueryRequest> || std::is_same_v<T, ScanRequest>) {
+          if (r.filter_expression) j["FilterExpression"] = *r.filter_expression;
+          if (r.projection_expression) j["ProjectionExpression"] = *r.projection_expression;
+          if (r.conditional_operator) j["ConditionalOperator"] = *r.conditional_operator;
+          if (r.attributes_to_get) j["AttributesToGet"] = *r.attributes_to_get;
         }
       },
       request);
@@ -1349,7 +1541,8 @@ nlohmann::json EncodeResponse(const Response& response) {
   std::visit(
       [&j](const auto& r) {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, CreateTableResponse> || std::is_same_v<T, DeleteTableResponse>) {
+        if constexpr (std::is_same_v<T, CreateTableResponse> || std::is_same_v<T, DeleteTableResponse> ||
+                      std::is_same_v<T, UpdateTableResponse>) {
           j["TableDescription"] = TableDescriptionToJson(r.table_description);
         } else if constexpr (std::is_same_v<T, DescribeTableResponse>) {
           j["Table"] = TableDescriptionToJson(r.table);
@@ -1382,6 +1575,8 @@ nlohmann::json EncodeResponse(const Response& response) {
             for (const auto& c : r.consumed_capacity) a.push_back(CapacityToJson(c, true));
             j["ConsumedCapacity"] = std::move(a);
           }
+        } else {
+          static_assert(kIsInternal<T>, "every DynamoDB response needs its JSON encoding here");
         }
       },
       response);

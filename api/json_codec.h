@@ -19,6 +19,19 @@
 // taken as an absent member. Checks that the native protocol needs as well (table name syntax,
 // Limit ranges, set emptiness and duplicates, key shapes) are the engine's, not repeated here.
 //
+// Global tables (version 2019.11.21): UpdateTable carries ReplicaUpdates, each entry exactly one
+// of {"Create":{"RegionName":..}} and {"Delete":{"RegionName":..}}; DynamoDB's third action,
+// Update (per-replica settings), is refused with a ValidationException, as is any other member
+// of an entry, and so are per-replica options inside Create (KMSMasterKeyId, overrides). Every
+// TableDescription of a table with replicas lists them ("Replicas": [{"RegionName",
+// "ReplicaStatus"}], this region included) with "GlobalTableVersion": "2019.11.21".
+//
+// Meridian's internal operations (Operation::kReplication*: the replicator's view of its own
+// region) have no JSON form. They travel only over the native protocol (msgpack), so a JSON
+// caller cannot tell them from an operation that does not exist: DecodeRequest and
+// DecodeResponse answer them with the UnknownOperationException an unknown name gets, and
+// EncodeRequest / EncodeResponse give {} for them.
+//
 // Every Decode* function is total: it returns a Status on any input and throws nothing.
 // The Encode* functions return JSON values; dumping one throws nlohmann::json::type_error if an S
 // value holds ill-formed UTF-8 (possible only for values that came in over the native protocol),
@@ -37,9 +50,14 @@
 
 namespace meridian::api {
 
+// Whether `op` is one of DynamoDB's operations, which have a JSON form (the first
+// kDynamoOperationCount); false for Meridian's internal ones and for numbers outside the enum.
+bool IsDynamoOperation(Operation op);
+
 // Parses `body_json` as the body of `operation_name` ("PutItem", ...). UnknownOperationException
-// for an operation Meridian does not serve; SerializationException for malformed JSON or a body
-// that is not a JSON object; otherwise as the overload below.
+// for an operation Meridian does not serve over JSON (an internal one included);
+// SerializationException for malformed JSON or a body that is not a JSON object; otherwise as the
+// overload below.
 Result<Request> DecodeRequest(std::string_view operation_name, std::string_view body_json);
 Result<Request> DecodeRequest(Operation op, const nlohmann::json& body);
 

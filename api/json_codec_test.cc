@@ -259,6 +259,54 @@ TEST(JsonCodecRequestTest, UnknownOperation) {
             "com.amazon.coral.service#UnknownOperationException");
 }
 
+TEST(JsonCodecRequestTest, InternalOperationsAreUnknownOverJson) {
+  // The replicator's operations exist only on the native protocol: over JSON they get exactly
+  // what an operation that does not exist gets, whatever the body.
+  const std::string unknown = DecodeStatus("Frobnicate", "{}").message();
+  EXPECT_EQ(unknown, "Operation Frobnicate is not served by Meridian");
+  for (uint16_t n = kDynamoOperationCount + 1; n <= kOperationCount; ++n) {
+    auto op = static_cast<Operation>(n);
+    std::string name = OperationName(op);
+    SCOPED_TRACE(name);
+    ASSERT_EQ(name.rfind("Replication", 0), 0u);
+    EXPECT_FALSE(IsDynamoOperation(op));
+    for (const char* body : {"{}", "[]", "not json", R"({"source":"eu-west","changes":[]})"}) {
+      Status st = DecodeStatus(name, body);
+      ExpectError(st, ErrorCode::kUnknownOperation);
+      EXPECT_EQ(st.message(), "Operation " + name + " is not served by Meridian");
+      EXPECT_EQ(EncodeError(st)["__type"], "com.amazon.coral.service#UnknownOperationException");
+    }
+    ExpectError(DecodeRequest(op, json::object()).status(), ErrorCode::kUnknownOperation);
+    ExpectError(DecodeRequest(op, json::array()).status(), ErrorCode::kUnknownOperation);
+    ExpectError(DecodeResponse(op, json::object()).status(), ErrorCode::kUnknownOperation);
+  }
+  for (uint16_t n = 1; n <= kDynamoOperationCount; ++n) {
+    EXPECT_TRUE(IsDynamoOperation(static_cast<Operation>(n))) << n;
+  }
+  EXPECT_FALSE(IsDynamoOperation(static_cast<Operation>(0)));
+  EXPECT_FALSE(IsDynamoOperation(static_cast<Operation>(kOperationCount + 1)));
+  ExpectError(DecodeRequest(static_cast<Operation>(0), json::object()).status(), ErrorCode::kUnknownOperation);
+  ExpectError(DecodeRequest(static_cast<Operation>(999), json::object()).status(), ErrorCode::kUnknownOperation);
+}
+
+TEST(JsonCodecRequestTest, InternalTypesEncodeAsEmptyObjects) {
+  ReplicationApplyRequest apply;
+  apply.source = "eu-west";
+  apply.changes.resize(2);
+  for (const Request& r : {Request(apply), Request(ReplicationStatusRequest{}),
+                           Request(ReplicationReadChangesRequest{"eu-west", 5}),
+                           Request(ReplicationReadTableRequest{"t"}), Request(ReplicationBackfillDoneRequest{"t", "p"})}) {
+    EXPECT_EQ(EncodeRequest(r), json::object()) << OperationName(OperationOf(r));
+  }
+  ReplicationStatusResponse status;
+  status.region = "us-east";
+  status.conflicts["t"].count = 3;
+  for (const Response& r : {Response(status), Response(ReplicationApplyResponse{7}), Response(ReplicationReadChangesResponse{}),
+                            Response(ReplicationReadTableResponse{}), Response(ReplicationBackfillDoneResponse{})}) {
+    EXPECT_EQ(EncodeResponse(r), json::object()) << OperationName(OperationOf(r));
+  }
+}
+
 TEST(JsonCodecRequestTest, WrongMemberTypesAreSerializationExceptions) {
   ExpectError(DecodeStatus("DescribeTable", R"({"TableName":5})"), ErrorCode::kSerialization,
               "NUMBER_VALUE cannot be converted to String");
@@ -369,6 +417,184 @@ TEST(JsonCodecRequestTest, UnsupportedFeaturesAreRefused) {
               ErrorCode::kValidation, "enum value set: [SIZE, NONE]");
   // A null member is absent, so it asks for nothing.
   EXPECT_TRUE(DecodeStatus("PutItem", PutBody(R"("ConditionExpression":null)")).ok());
+}
+
+// --- Global tables: UpdateTable -------------------------------------------------------------------
+
+Status UpdateTableStatus(const std::string& members) {
+  return DecodeStatus("UpdateTable", R"({"TableName":"t")" + (members.empty() ? "" : "," + members) + "}");
+}
+
+TEST(JsonCodecUpdateTableTest, DecodesDynamoDbsShape) {
+  auto r = DecodeRequest("UpdateTable", R"({"TableName":"Music",
+      "AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"}],
+      "BillingMode":"PROVISIONED","ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":6},
+      "ReplicaUpdates":[{"Create":{"RegionName":"eu-west"}},{"Delete":{"RegionName":"ap-south"}},
+                        {"Create":{"RegionName":"us-west"},"Delete":null}],
+      "MultiRegionConsistency":"EVENTUAL","Whatever":1})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(std::holds_alternative<UpdateTableRequest>(*r));
+  const auto& u = std::get<UpdateTableRequest>(*r);
+  EXPECT_EQ(u.table_name, "Music");
+  ASSERT_TRUE(u.attribute_definitions.has_value());
+  EXPECT_EQ(*u.attribute_definitions, (std::vector<AttributeDefinition>{{"Artist", AttributeType::kS}}));
+  EXPECT_EQ(u.billing_mode, BillingMode::kProvisioned);
+  EXPECT_EQ(u.provisioned_throughput, (ProvisionedThroughput{5, 6}));
+  ASSERT_EQ(u.replica_updates.size(), 3u);
+  EXPECT_EQ(u.replica_updates[0].create, "eu-west");
+  EXPECT_FALSE(u.replica_updates[0].remove.has_value());
+  EXPECT_EQ(u.replica_updates[1].remove, "ap-south");
+  EXPECT_FALSE(u.replica_updates[1].create.has_value());
+  EXPECT_EQ(u.replica_updates[2].create, "us-west");
+
+  // Only a table name: everything else absent (the engine decides whether that is a change).
+  auto minimal = DecodeRequest("UpdateTable", R"({"TableName":"t"})");
+  ASSERT_TRUE(minimal.ok()) << minimal.status().ToString();
+  const auto& m = std::get<UpdateTableRequest>(*minimal);
+  EXPECT_FALSE(m.attribute_definitions || m.billing_mode || m.provisioned_throughput);
+  EXPECT_TRUE(m.replica_updates.empty());
+  EXPECT_TRUE(std::get<UpdateTableRequest>(DecodeRequest("UpdateTable", R"({"TableName":"t","ReplicaUpdates":[]})").value())
+                  .replica_updates.empty());
+}
+
+TEST(JsonCodecUpdateTableTest, EachDecodeError) {
+  ExpectError(DecodeStatus("UpdateTable", "{}"), ErrorCode::kValidation,
+              "Value null at 'tableName' failed to satisfy constraint: Member must not be null");
+  ExpectError(DecodeStatus("UpdateTable", R"({"TableName":7})"), ErrorCode::kSerialization,
+              "NUMBER_VALUE cannot be converted to String");
+  ExpectError(DecodeStatus("UpdateTable", "[]"), ErrorCode::kSerialization);
+  // ReplicaUpdates: a list of objects.
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":{})"), ErrorCode::kSerialization,
+              "Start of structure or map found where not expected");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":"eu-west")"), ErrorCode::kSerialization,
+              "STRING_VALUE cannot be converted to List");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":["eu-west"])"), ErrorCode::kSerialization,
+              "STRING_VALUE cannot be converted to Structure");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[[]])"), ErrorCode::kSerialization,
+              "Start of list found where not expected");
+  // Exactly one of Create and Delete.
+  for (const char* entry : {"{}", R"({"Create":null,"Delete":null})",
+                            R"({"Create":{"RegionName":"a"},"Delete":{"RegionName":"b"}})"}) {
+    SCOPED_TRACE(entry);
+    ExpectError(UpdateTableStatus(std::string(R"("ReplicaUpdates":[)") + entry + "]"), ErrorCode::kValidation,
+                "a ReplicaUpdates entry must contain exactly one of Create or Delete");
+  }
+  // Update and any other member are refused by name, even beside a valid action.
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Update":{"RegionName":"eu-west"}}])"), ErrorCode::kValidation,
+              "ReplicaUpdates Update (per-replica settings) is not supported by Meridian");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":{"RegionName":"a"}},{"Delete":{"RegionName":"b"},"Update":{}}])"),
+              ErrorCode::kValidation, "ReplicaUpdates Update (per-replica settings) is not supported");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":{"RegionName":"a"},"Frob\u0001":1}])"),
+              ErrorCode::kValidation, "ReplicaUpdates member 'Frob?' is not supported by Meridian");
+  // The action's RegionName.
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":{}}])"), ErrorCode::kValidation,
+              "Value null at 'replicaUpdates.1.member.create.regionName'");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":{"RegionName":"a"}},{"Delete":{"RegionName":null}}])"),
+              ErrorCode::kValidation, "Value null at 'replicaUpdates.2.member.delete.regionName'");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":{"RegionName":1}}])"), ErrorCode::kSerialization,
+              "NUMBER_VALUE cannot be converted to String");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Create":"eu-west"}])"), ErrorCode::kSerialization,
+              "STRING_VALUE cannot be converted to Structure");
+  ExpectError(UpdateTableStatus(R"("ReplicaUpdates":[{"Delete":[]}])"), ErrorCode::kSerialization,
+              "Start of list found where not expected");
+  // Per-replica options Meridian does not have.
+  for (const char* option : {"KMSMasterKeyId", "ProvisionedThroughputOverride", "OnDemandThroughputOverride",
+                             "GlobalSecondaryIndexes", "TableClassOverride"}) {
+    SCOPED_TRACE(option);
+    ExpectError(UpdateTableStatus(std::string(R"("ReplicaUpdates":[{"Create":{"RegionName":"a",")") + option +
+                                  R"(":{}}}])"),
+                ErrorCode::kValidation, std::string("ReplicaUpdates Create ") + option + " is not supported");
+  }
+  // The table-level members.
+  ExpectError(UpdateTableStatus(R"("BillingMode":"FREE")"), ErrorCode::kValidation,
+              "Value 'FREE' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: "
+              "[PROVISIONED, PAY_PER_REQUEST]");
+  ExpectError(UpdateTableStatus(R"("ProvisionedThroughput":{"ReadCapacityUnits":1})"), ErrorCode::kValidation,
+              "'provisionedThroughput.writeCapacityUnits'");
+  ExpectError(UpdateTableStatus(R"("ProvisionedThroughput":[])"), ErrorCode::kSerialization);
+  ExpectError(UpdateTableStatus(R"("AttributeDefinitions":[{"AttributeName":"a","AttributeType":"X"}])"),
+              ErrorCode::kValidation, "Value 'X' at 'attributeDefinitions.1.member.attributeType'");
+  ExpectError(UpdateTableStatus(R"("AttributeDefinitions":{})"), ErrorCode::kSerialization);
+  ExpectError(UpdateTableStatus(R"("GlobalSecondaryIndexUpdates":[])"), ErrorCode::kValidation,
+              "GlobalSecondaryIndexUpdates is not supported by Meridian yet");
+  ExpectError(UpdateTableStatus(R"("StreamSpecification":{"StreamEnabled":true})"), ErrorCode::kValidation,
+              "StreamSpecification is not supported by Meridian yet");
+  ExpectError(UpdateTableStatus(R"("MultiRegionConsistency":"STRONG")"), ErrorCode::kValidation,
+              "MultiRegionConsistency STRONG is not supported by Meridian yet");
+  ExpectError(UpdateTableStatus(R"("MultiRegionConsistency":"SOMETIMES")"), ErrorCode::kValidation,
+              "enum value set: [EVENTUAL, STRONG]");
+  ExpectError(UpdateTableStatus(R"("MultiRegionConsistency":true)"), ErrorCode::kSerialization);
+}
+
+TEST(JsonCodecUpdateTableTest, EncodesRequestsAndResponsesInDynamoDbsShape) {
+  UpdateTableRequest u;
+  u.table_name = "Music";
+  u.billing_mode = BillingMode::kPayPerRequest;
+  u.replica_updates = {ReplicaUpdate{"eu-west", std::nullopt}, ReplicaUpdate{std::nullopt, "ap-south"}};
+  EXPECT_EQ(EncodeRequest(u), json::parse(R"({"TableName":"Music","BillingMode":"PAY_PER_REQUEST",
+      "ReplicaUpdates":[{"Create":{"RegionName":"eu-west"}},{"Delete":{"RegionName":"ap-south"}}]})"));
+  EXPECT_EQ(EncodeRequest(UpdateTableRequest{.table_name = "t"}), json::parse(R"({"TableName":"t"})"));
+  // An entry with both set (possible only over the native protocol) shows both, and is refused
+  // when decoded back.
+  UpdateTableRequest both{.table_name = "t", .replica_updates = {ReplicaUpdate{"a", "b"}}};
+  ExpectError(DecodeRequest(Operation::kUpdateTable, EncodeRequest(both)).status(), ErrorCode::kValidation,
+              "exactly one of Create or Delete");
+
+  TableDescription t;
+  t.table_name = "Music";
+  t.table_arn = "arn:aws:dynamodb:us-east:000000000000:table/Music";
+  t.table_id = "id";
+  t.table_status = TableStatus::kUpdating;
+  t.key_schema = {{"pk", KeyType::kHash}};
+  t.attribute_definitions = {{"pk", AttributeType::kS}};
+  t.billing_mode = BillingMode::kPayPerRequest;
+  t.creation_date_time_ms = 1000;
+  t.replicas = {{"us-east", ReplicaStatus::kActive}, {"eu-west", ReplicaStatus::kCreating}};
+  json j = EncodeResponse(UpdateTableResponse{t});
+  EXPECT_EQ(j, json::parse(R"({"TableDescription":{
+      "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+      "TableName":"Music",
+      "KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+      "TableStatus":"UPDATING",
+      "CreationDateTime":1.0,
+      "ProvisionedThroughput":{"NumberOfDecreasesToday":0,"ReadCapacityUnits":0,"WriteCapacityUnits":0},
+      "TableSizeBytes":0,
+      "ItemCount":0,
+      "TableArn":"arn:aws:dynamodb:us-east:000000000000:table/Music",
+      "TableId":"id",
+      "BillingModeSummary":{"BillingMode":"PAY_PER_REQUEST"},
+      "Replicas":[{"RegionName":"us-east","ReplicaStatus":"ACTIVE"},
+                  {"RegionName":"eu-west","ReplicaStatus":"CREATING"}],
+      "GlobalTableVersion":"2019.11.21"}})"));
+  // Every TableDescription carries them: DescribeTable, CreateTable, DeleteTable.
+  EXPECT_EQ(EncodeResponse(DescribeTableResponse{t})["Table"]["GlobalTableVersion"], "2019.11.21");
+  EXPECT_EQ(EncodeResponse(CreateTableResponse{t})["TableDescription"]["Replicas"].size(), 2u);
+  EXPECT_EQ(EncodeResponse(DeleteTableResponse{t})["TableDescription"]["Replicas"].size(), 2u);
+  // Every replica status by name.
+  for (auto [status, name] : {std::pair{ReplicaStatus::kCreating, "CREATING"},
+                              {ReplicaStatus::kCreationFailed, "CREATION_FAILED"},
+                              {ReplicaStatus::kUpdating, "UPDATING"},
+                              {ReplicaStatus::kDeleting, "DELETING"},
+                              {ReplicaStatus::kActive, "ACTIVE"}}) {
+    TableDescription one = t;
+    one.replicas = {{"r", status}};
+    EXPECT_EQ(EncodeResponse(DescribeTableResponse{one})["Table"]["Replicas"][0]["ReplicaStatus"], name);
+    auto back = DecodeResponse(Operation::kDescribeTable, EncodeResponse(DescribeTableResponse{one}));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(std::get<DescribeTableResponse>(*back).table.replicas, one.replicas);
+  }
+  // No replica elsewhere: neither member, as DynamoDB shows a table that is not global.
+  t.replicas.clear();
+  json plain = EncodeResponse(UpdateTableResponse{t})["TableDescription"];
+  EXPECT_FALSE(plain.contains("Replicas"));
+  EXPECT_FALSE(plain.contains("GlobalTableVersion"));
+  // Decoding a response refuses a replica status outside the set and wrong types.
+  ExpectError(DecodeResponse(Operation::kUpdateTable,
+                             json::parse(R"({"TableDescription":{"Replicas":[{"RegionName":"a","ReplicaStatus":"GONE"}]}})"))
+                  .status(),
+              ErrorCode::kValidation, "[CREATING, CREATION_FAILED, UPDATING, DELETING, ACTIVE]");
+  ExpectError(DecodeResponse(Operation::kUpdateTable, json::parse(R"({"TableDescription":{"Replicas":{}}})")).status(),
+              ErrorCode::kSerialization);
 }
 
 TEST(JsonCodecRequestTest, ExpressionAndLegacyMembersDecode) {
@@ -541,6 +767,15 @@ TEST(JsonCodecRoundTripTest, EveryRequest) {
                                         WriteRequest{std::nullopt, SampleKey()}};
   batch_write.return_consumed_capacity = ReturnConsumedCapacity::kIndexes;
   ExpectRequestRoundTrip(batch_write);
+
+  UpdateTableRequest update_table;
+  update_table.table_name = "Music";
+  update_table.attribute_definitions = std::vector<AttributeDefinition>{{"Artist", AttributeType::kS}};
+  update_table.billing_mode = BillingMode::kProvisioned;
+  update_table.provisioned_throughput = ProvisionedThroughput{3, 4};
+  update_table.replica_updates = {ReplicaUpdate{"eu-west", std::nullopt}, ReplicaUpdate{std::nullopt, "ap-south"}};
+  ExpectRequestRoundTrip(update_table);
+  ExpectRequestRoundTrip(UpdateTableRequest{.table_name = "Music"});
 }
 
 TEST(JsonCodecRoundTripTest, RequestShapesAreDynamoDbs) {
@@ -629,6 +864,12 @@ TEST(JsonCodecRoundTripTest, EveryResponse) {
   batch_write.consumed_capacity = {write_cc};
   ExpectResponseRoundTrip(batch_write);
   ExpectResponseRoundTrip(BatchWriteItemResponse{});
+
+  TableDescription global = SampleTable();
+  global.replicas = {{"us-east", ReplicaStatus::kActive}, {"eu-west", ReplicaStatus::kCreationFailed}};
+  ExpectResponseRoundTrip(UpdateTableResponse{global});
+  ExpectResponseRoundTrip(UpdateTableResponse{SampleTable()});
+  ExpectResponseRoundTrip(DescribeTableResponse{global});
 }
 
 TEST(JsonCodecResponseTest, TableDescriptionShape) {

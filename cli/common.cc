@@ -44,4 +44,28 @@ bool WriteFileAtomically(const std::filesystem::path& path, const std::string& t
   return !ec;
 }
 
+std::optional<ServerKeys> LoadServerKeys(const Args& args, const std::filesystem::path& topology_dir) {
+  ServerKeys keys;
+  if (args.Has("no-auth")) {
+    std::cerr << "meridian: WARNING: *** --no-auth: AUTHENTICATION IS OFF. For local experiments only. ***\n";
+    return keys;
+  }
+  Result<api::AccessStore> loaded = api::AccessStore::Load(args.GetOr("access", (topology_dir / "access.yaml").string()));
+  if (!loaded.ok()) {
+    std::cerr << "meridian: " << loaded.status().message()
+              << "\nmeridian: a server process needs the topology's access file (or --no-auth); "
+                 "`meridian demo` writes one\n";
+    return std::nullopt;
+  }
+  keys.access = std::move(loaded.value());
+  Result<Credentials> creds = LoadSharedCredentials(args.GetOr("credentials", (topology_dir / "credentials").string()),
+                                                    "meridian");
+  if (!creds.ok()) {
+    std::cerr << "meridian: " << creds.status().message() << "\n";
+    return std::nullopt;
+  }
+  keys.credentials = creds.value();
+  return keys;
+}
+
 }  // namespace meridian::cli

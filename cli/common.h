@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 
+#include "api/access.h"
 #include "cli/args.h"
+#include "meridian/client.h"
 
 namespace meridian::cli {
 
@@ -28,7 +30,20 @@ bool WriteFileAtomically(const std::filesystem::path& path, const std::string& t
 // that only a sigwait on the returned set receives them. Call before starting any thread.
 sigset_t BlockStopSignals();
 
+// The keys of a server process of a topology (`meridian start`, `meridian replicator`): the access
+// file that verifies what it receives (--access FILE, else access.yaml beside the topology) and
+// the `meridian` profile of the credentials that sign what it sends (--credentials FILE, else
+// `credentials` beside it). With --no-auth neither (and a loud warning).
+struct ServerKeys {
+  std::optional<api::AccessStore> access;
+  std::optional<Credentials> credentials;
+};
+// nullopt after printing why (a missing or bad file): the caller exits with kExitUsage.
+std::optional<ServerKeys> LoadServerKeys(const Args& args, const std::filesystem::path& topology_dir);
+
 // `meridian start --topology FILE --region NAME --facility NAME`: one facility node (cli/start.cc).
 int CmdStart(int argc, char** argv);
+// `meridian replicator --topology FILE --region NAME` (cli/replicator.cc).
+int CmdReplicator(int argc, char** argv);
 
 }  // namespace meridian::cli

@@ -55,13 +55,14 @@ using namespace std::chrono_literals;
 constexpr int kExitFailed = 1;
 
 constexpr char kDefaultDir[] = "meridian-demo";
-constexpr int kDefaultRegions = 1;
+constexpr int kDefaultRegions = 3;
 constexpr int kDefaultBasePort = 7700;
 // Region i's facilities take native ports base+10i+{0,1,2} and HTTP ports base+300+10i+{0,1,2}
-// (7700-7702 and 8000-8002 for the first region, the single node's 7700 and 8000). The rest of
-// each stride of 10 is left for the region's replicator.
+// (7700-7702 and 8000-8002 for the first region, the single node's 7700 and 8000); its
+// replicator takes base+10i+5.
 constexpr int kRegionPortStride = 10;
 constexpr int kHttpPortOffset = 300;
+constexpr int kReplicatorPortOffset = 5;
 // When a port of the block is taken, the whole block moves 1000 up, at most this many times.
 constexpr int kBlockStep = 1000;
 constexpr int kBlockAttempts = 20;
@@ -258,6 +259,15 @@ Result<topology::Topology> PlanTopology(const DemoFolder& folder, int regions, i
         facility.data = region.name + "/" + facility.name;
         region.facilities.push_back(std::move(facility));
       }
+      if (regions > 1) {  // one region has no one to replicate with
+        topology::Replicator replicator;
+        replicator.host = "127.0.0.1";
+        int replicator_port = base + kRegionPortStride * r + kReplicatorPortOffset;
+        if (!PortIsFree(replicator_port)) busy.push_back(replicator_port);
+        replicator.port = static_cast<uint16_t>(replicator_port);
+        replicator.data = region.name + "/replicator";
+        region.replicator = replicator;
+      }
       t.regions.push_back(std::move(region));
     }
     if (busy.empty()) {
@@ -381,7 +391,7 @@ Status CheckNoLiveDemo(const DemoFolder& folder) {
 
 struct Node {
   std::string region;
-  std::string facility;
+  std::string facility;  // empty for the region's replicator
   std::string name;  // <region>-<facility>: its pid file and log
   fs::path data;
   pid_t pid = -1;  // -1: not running
@@ -437,6 +447,15 @@ class Supervisor {
         nodes_.push_back(std::move(node));
       }
     }
+    for (const auto& region : topology_.regions) {
+      if (!region.replicator) continue;
+      Node node;
+      node.region = region.name;
+      node.name = topology::ReplicatorProcessName(region.name);
+      node.data = topology_.DataPath(region.replicator->data);
+      node.native_endpoint = region.replicator->Endpoint();
+      nodes_.push_back(std::move(node));
+    }
   }
 
   // Launches every node, waits for them, prints how to use them, supervises until a stop signal.
@@ -465,6 +484,9 @@ class Supervisor {
 
     std::vector<std::string> argv = {exe_, "start", "--topology", folder_.topology().string(),
                                       "--region", node.region, "--facility", node.facility};
+    if (node.facility.empty()) {
+      argv = {exe_, "replicator", "--topology", folder_.topology().string(), "--region", node.region};
+    }
     if (no_auth_) argv.push_back("--no-auth");
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
@@ -641,10 +663,15 @@ class Supervisor {
     out << "\n";
     std::string last_region;
     for (const auto& node : nodes_) {
+      if (node.facility.empty()) continue;
       out << "  " << (node.region == last_region ? std::string(node.region.size(), ' ') : node.region) << "  "
           << node.facility << "  native " << node.native_endpoint << "  http " << node.http_endpoint << "  (pid "
           << node.pid << ")\n";
       last_region = node.region;
+    }
+    for (const auto& node : nodes_) {
+      if (!node.facility.empty()) continue;
+      out << "  " << node.region << "  replicator " << node.native_endpoint << "  (pid " << node.pid << ")\n";
     }
     const Node& first = nodes_.front();
     std::string topology = ShellQuoted(Shown(folder_.topology()));
@@ -678,7 +705,7 @@ class Supervisor {
     std::vector<size_t> index_of_item;
     const proto::FrameCredentials* creds = frame_credentials_ ? &*frame_credentials_ : nullptr;
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i].pid <= 0) continue;
+      if (nodes_[i].pid <= 0 || nodes_[i].facility.empty()) continue;  // replicators serve no node status
       try {
         auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
         socket->set(zmq::sockopt::linger, 0);
@@ -744,6 +771,10 @@ class Supervisor {
       v.facilities = static_cast<int>(r.facilities.size());
       for (size_t i = 0; i < nodes_.size(); ++i) {
         if (nodes_[i].region != r.name) continue;
+        if (nodes_[i].facility.empty()) {
+          if (nodes_[i].pid <= 0) v.down.push_back("replicator down");
+          continue;
+        }
         bool is_up = probes[i].answered || (nodes_[i].pid > 0 && nodes_[i].ready && !any_answered_);
         if (is_up) {
           ++v.up;

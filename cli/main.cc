@@ -47,8 +47,13 @@ Server:
       access.yaml beside the topology; peers are signed with its `credentials` file. A node
       started on an empty data folder while its region runs joins as a new member: make it a
       voter with `meridian admin replace-facility`. SIGTERM: a leader hands over first.
+  replicator --topology FILE --region NAME [--no-auth]
+      The region's replicator: ships its change stream to every other region's replicator and
+      applies theirs to this region (global tables). Stateless: its cursors live in the regions.
+      Creates the topology's global tables this region is first to list.
   demo [--regions N] [--data DIR] [--base-port P] [--no-auth] [--restart]
-      N local regions (default 1) of three facility nodes each on 127.0.0.1, supervised; DIR
+      N local regions (default 3) of three facility nodes each on 127.0.0.1, plus a replicator
+      per region when N > 1 (native ports base+10i+5), supervised; DIR
       (default ./meridian-demo) holds topology.yaml with the ports (from 7700 native, 8000 HTTP,
       or the next free block), credentials, access.yaml, run/*.pid, log/*.log and the data. A
       second run on DIR resumes it. Ctrl-C stops every node; --restart restarts nodes that exit.
@@ -91,10 +96,13 @@ Options for requests:
 
 Operators (topology: --topology FILE, else $MERIDIAN_TOPOLOGY, else /etc/meridian/topology.yaml;
 credentials as for requests):
-  status [--region NAME] [--json] [--pretty] [--timeout-ms N]
+  status [--region NAME] [--json] [--pretty] [--timeout-ms N] [--conflicts N]
       Every facility's Raft view (role, term, commit and applied index), asked in parallel (1 s
-      each by default); the leader is marked *. --json: {"schema_version":1,"regions":[...]}.
-      Exit 0 when every facility answered, 3 when any is down.
+      each by default); the leader is marked *. Per region, its replication lag from every other
+      region (ms, records) and the writes lost to conflicts per table: the count and the N most
+      recent (default 10) with key, losing and winning versions.
+      --json: {"schema_version":1,"regions":[...]}. Exit 0 when every facility answered, 3 when
+      any is down.
   admin transfer-leader [--region NAME] [--to FACILITY]
       Ask the region's leader to hand leadership to FACILITY (default: the best follower).
   admin replace-facility [--region NAME] --facility NAME
@@ -160,7 +168,7 @@ std::optional<Credentials> ResolveCredentials(const Args& args, std::string* err
 const std::set<std::string> kRequestValueFlags = {"endpoint", "data", "timeout-ms", "input", "credentials", "profile",
                                                    "topology", "region", "to", "facility",
                                                    "values", "names", "limit", "segment",
-                                                   "total-segments", "condition", "return"};
+                                                   "total-segments", "condition", "return", "conflicts"};
 const std::set<std::string> kRequestBoolFlags = {"pretty", "consistent", "desc", "count", "json"};
 
 void PrintJson(const nlohmann::json& j, bool pretty) {
@@ -597,6 +605,7 @@ int Main(int argc, char** argv) {
   }
   if (command == "start-single-node") return CmdStartSingleNode(argc, argv);
   if (command == "start") return CmdStart(argc, argv);
+  if (command == "replicator") return CmdReplicator(argc, argv);
   if (command == "demo") return CmdDemo(argc, argv);
 
   Args args;

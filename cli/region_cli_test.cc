@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +118,137 @@ TEST_F(RegionCliTest, StatusExitsThreeWhenAFacilityIsDownAndStillPrintsEverythin
   EXPECT_NE(r.out.find("us-east: leader b"), std::string::npos) << r.out;
 }
 
+// The first line of `text` that contains `part`, "" when none does.
+std::string LineWith(const std::string& text, const std::string& part) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(part) != std::string::npos) return line;
+  }
+  return "";
+}
+
+// A ReplicationStatus answer: lag from each source, `conflicts` conflicts on table "music" of which
+// the engine keeps the last 12 (newest last), one on "other".
+ReplicationStatusResponse ScriptedReplication(const std::string& region, std::vector<std::string> sources,
+                                              int64_t lag_ms, uint64_t conflicts) {
+  ReplicationStatusResponse r;
+  r.region = region;
+  for (const std::string& source : sources) {
+    ReplicationLag lag;
+    lag.source = source;
+    lag.lag_ms = lag_ms;
+    lag.lag_records = static_cast<uint64_t>(lag_ms / 10);
+    r.lag.push_back(lag);
+  }
+  TableConflicts& music = r.conflicts["music"];
+  music.count = conflicts;
+  for (uint64_t i = conflicts > 12 ? conflicts - 12 : 0; i < conflicts; ++i) {
+    ConflictRecord c;
+    c.table = "music";
+    c.key = {{"pk", AttributeValue::S("k" + std::to_string(i))}};
+    c.loser = {{{"eu-west", 3}, {"us-east", 5}}, (uint64_t{1714566896789} << 16) | 2, "eu-west"};
+    c.winner = {{{"eu-west", 2}, {"us-east", 6}}, (uint64_t{1714566896790} << 16), "us-east"};
+    c.loser_was_delete = i % 2 == 0;
+    c.time_ms = 1714566896800 + static_cast<int64_t>(i);
+    music.recent.push_back(c);
+  }
+  r.conflicts["other"].count = 1;
+  return r;
+}
+
+TEST_F(RegionCliTest, StatusShowsReplicationLagAndConflictsPerRegion) {
+  // us-east: the leader's answer wins over a follower's; eu-west has no leader, so any facility's.
+  node(0).SetResponse(ScriptedReplication("us-east", {"eu-west"}, 999999, 1));
+  node(1).SetResponse(ScriptedReplication("us-east", {"eu-west", "ap-south"}, 120, 15));
+  node(3).FailAllRequests(Status::Internal("not implemented yet"));
+  node(4).SetResponse(ScriptedReplication("eu-west", {"us-east"}, 40, 0));
+  node(5).FailAllRequests(Status::Internal("not implemented yet"));
+
+  testing::CommandResult r = Run({"status", "--topology", topology_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  const auto& us = j["regions"][0];
+  ASSERT_EQ(us["facilities"].size(), 3u) << "the facilities are all still there";
+  EXPECT_EQ(us["leader"], "b");
+  // Sorted by source, each the lag of source -> this region, with exactly the schema's fields.
+  EXPECT_EQ(us["replication"], nlohmann::json::parse(R"([
+      {"source":"ap-south","destination":"us-east","lag_ms":120,"lag_records":12},
+      {"source":"eu-west","destination":"us-east","lag_ms":120,"lag_records":12}])"));
+  ASSERT_TRUE(us["conflicts"].contains("music")) << us["conflicts"].dump();
+  const auto& music = us["conflicts"]["music"];
+  EXPECT_EQ(music["count"], 15);
+  ASSERT_EQ(music["recent"].size(), 10u) << "10 recent by default";
+  // The newest ten of the twelve kept, newest last, each as the conflict log writes it.
+  EXPECT_EQ(music["recent"][0]["key"], nlohmann::json::parse(R"({"pk":{"S":"k5"}})"));
+  EXPECT_EQ(music["recent"][9], nlohmann::json::parse(R"({
+      "time":"2024-05-01T12:34:56.814Z","table":"music","key":{"pk":{"S":"k14"}},
+      "loser":{"vv":{"eu-west":3,"us-east":5},"hlc":112365856147963906,"origin":"eu-west"},
+      "winner":{"vv":{"eu-west":2,"us-east":6},"hlc":112365856148029440,"origin":"us-east"},
+      "loser_was_delete":true})"));
+  EXPECT_EQ(us["conflicts"]["other"], nlohmann::json::parse(R"({"count":1,"recent":[]})"));
+  const auto& eu = j["regions"][1];
+  EXPECT_EQ(eu["replication"], nlohmann::json::parse(R"([{"source":"us-east","destination":"eu-west","lag_ms":40,"lag_records":4}])"));
+  EXPECT_EQ(eu["conflicts"]["music"]["count"], 0);
+
+  // --conflicts N: the N newest; 0 keeps only the counts.
+  r = Run({"status", "--topology", topology_, "--json", "--conflicts", "2", "--region", "us-east"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  const auto& recent = j["regions"][0]["conflicts"]["music"]["recent"];
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_EQ(recent[0]["key"]["pk"]["S"], "k13");
+  EXPECT_EQ(recent[1]["key"]["pk"]["S"], "k14");
+  r = Run({"status", "--topology", topology_, "--json", "--conflicts", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["regions"][0]["conflicts"]["music"]["recent"].empty());
+  EXPECT_EQ(j["regions"][0]["conflicts"]["music"]["count"], 15);
+
+  // The table shows the same at a glance.
+  r = Run({"status", "--topology", topology_, "--conflicts", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("us-east: leader b"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("REPLICATION"), std::string::npos) << r.out;
+  EXPECT_EQ(LineWith(r.out, "eu-west -> us-east"), "eu-west -> us-east   120     12") << r.out;
+  EXPECT_EQ(LineWith(r.out, "us-east -> eu-west"), "us-east -> eu-west   40      4") << r.out;
+  EXPECT_NE(r.out.find("CONFLICTS"), std::string::npos) << r.out;
+  EXPECT_EQ(LineWith(r.out, "music  15"), "us-east    music  15") << r.out;
+  EXPECT_EQ(LineWith(r.out, "other"), "us-east    other  1") << r.out;
+  EXPECT_NE(r.out.find(R"(key {"pk":{"S":"k14"}})"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("eu-west@2024-05-01T12:34:56.789Z+2 {eu-west:3, us-east:5} (a delete)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("k13"), std::string::npos) << "--conflicts 1 shows one: " << r.out;
+}
+
+TEST_F(RegionCliTest, StatusWithoutReplicationStatusShowsEmptyNotAnError) {
+  // Nodes whose engine does not serve ReplicationStatus yet.
+  for (size_t i = 0; i < nodes_.size(); ++i) node(i).FailAllRequests(Status::Internal("not implemented yet"));
+  testing::CommandResult r = Run({"status", "--topology", topology_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const auto& region : j["regions"]) {
+    EXPECT_EQ(region["replication"], nlohmann::json::array()) << region.dump();
+    EXPECT_EQ(region["conflicts"], nlohmann::json::object()) << region.dump();
+    EXPECT_EQ(region["facilities"].size(), 3u);
+  }
+  r = Run({"status", "--topology", topology_});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("us-east: no replication status (InternalServerError: not implemented yet)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("REPLICATION"), std::string::npos) << r.out;
+
+  // A whole region down: its facilities are not asked twice, and the other region still shows.
+  for (size_t i = 3; i < 6; ++i) node(i).Stop();
+  node(1).FailAllRequests(std::nullopt);
+  node(1).SetResponse(ScriptedReplication("us-east", {"eu-west"}, 5, 0));
+  r = Run({"status", "--topology", topology_, "--json", "--timeout-ms", "300"});
+  ASSERT_EQ(r.exit_code, 3) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["regions"][0]["replication"].size(), 1u) << r.out;
+  EXPECT_EQ(j["regions"][1]["replication"], nlohmann::json::array());
+  EXPECT_EQ(j["regions"][1]["conflicts"], nlohmann::json::object());
+}
+
 TEST_F(RegionCliTest, RequestsGoThroughTheRegionWithTheTopologysCredentials) {
   testing::CommandResult r = Run({"put", "t", kItem, "--topology", topology_});
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -204,6 +336,9 @@ TEST_F(RegionCliTest, UsageErrors) {
       {"status", "--topology", missing},
       {"status", "--topology", topology_, "extra"},
       {"status", "--topology", topology_, "--endpoint", "tcp://127.0.0.1:1"},
+      {"status", "--topology", topology_, "--conflicts", "-1"},
+      {"status", "--topology", topology_, "--conflicts", "ten"},
+      {"status", "--topology", topology_, "--conflicts"},
       {"admin", "--topology", topology_},
       {"admin", "rename", "--topology", topology_},
       {"admin", "replace-facility", "--topology", topology_},

@@ -45,8 +45,9 @@ inline RegionClientOptions RegionClientOptionsFrom(const RegionCommandContext& c
   return options;
 }
 
-// `meridian status [--topology FILE] [--region NAME] [--json] [--pretty] [--timeout-ms N]`:
-// every facility's NodeStatus, asked in parallel (1 s each unless --timeout-ms). Exit 0 when every
+// `meridian status [--topology FILE] [--region NAME] [--json] [--pretty] [--timeout-ms N]
+// [--conflicts N]`: every facility's NodeStatus and each region's ReplicationStatus (lag per
+// source, conflicts per table), asked in parallel (1 s each unless --timeout-ms). Exit 0 when every
 // facility answered, 3 when any is down, else 1 when any answered with an error.
 int CmdStatus(const Args& args, const RegionCommandContext& context);
 

@@ -22,6 +22,7 @@
 #include "cli/common.h"
 #include "meridian/client.h"
 #include "proto/node.h"
+#include "region/conflict_log.h"
 #include "region/node_server.h"
 #include "region/region_backend.h"
 #include "region/replica.h"
@@ -102,27 +103,12 @@ int CmdStart(int argc, char** argv) {
   }
 
   // Keys: every facility of the topology accepts the same ones (access.yaml beside the topology).
-  std::optional<api::AccessStore> access;
+  std::optional<ServerKeys> keys = LoadServerKeys(args, topo_dir);
+  if (!keys) return kExitUsage;
+  std::optional<api::AccessStore>& access = keys->access;
   std::optional<proto::FrameCredentials> credentials;
-  if (args.Has("no-auth")) {
-    std::cerr << "meridian: WARNING: *** --no-auth: AUTHENTICATION IS OFF. For local experiments only. ***\n";
-  } else {
-    std::filesystem::path access_path = args.GetOr("access", (topo_dir / "access.yaml").string());
-    Result<api::AccessStore> loaded = api::AccessStore::Load(access_path);
-    if (!loaded.ok()) {
-      std::cerr << "meridian: " << loaded.status().message()
-                << "\nmeridian: a facility node needs the topology's access file (or --no-auth); "
-                   "`meridian demo` writes one\n";
-      return kExitUsage;
-    }
-    access = std::move(loaded.value());
-    std::string cred_path = args.GetOr("credentials", (topo_dir / "credentials").string());
-    Result<Credentials> creds = LoadSharedCredentials(cred_path, "meridian");
-    if (!creds.ok()) {
-      std::cerr << "meridian: " << creds.status().message() << "\n";
-      return kExitUsage;
-    }
-    credentials = proto::FrameCredentials{creds->access_key_id, creds->secret_access_key};
+  if (keys->credentials) {
+    credentials = proto::FrameCredentials{keys->credentials->access_key_id, keys->credentials->secret_access_key};
   }
 
   bool fresh = !std::filesystem::exists(dir / "db");
@@ -140,6 +126,12 @@ int CmdStart(int argc, char** argv) {
   // applying to the item store needs no fsync of its own (region/replica.h).
   engine_options.sync = false;
   engine_options.region = *region_name;
+  engine_options.max_clock_offset_ms = topo->max_clock_offset_ms;
+  for (const auto& r : topo->regions) engine_options.known_regions.push_back(r.name);
+  // Every write this node's region loses to conflict resolution, one JSON line each, bounded and
+  // rotated, in the facility's data folder (the count and the recent ones are replicated state).
+  auto conflict_log = std::make_shared<ConflictLog>(dir);
+  engine_options.on_conflict = [conflict_log](const ConflictRecord& c) { conflict_log->Append(c); };
   Result<std::unique_ptr<Engine>> engine = Engine::Open((dir / "db").string(), engine_options);
   if (!engine.ok()) {
     std::cerr << "meridian: cannot open the data in " << dir << ": " << engine.status().ToString() << "\n";

@@ -45,25 +45,8 @@ bool Conclusive(const Status& error, bool full_time) {
 // Writes, table operations and strongly consistent reads: the leader's business.
 bool NeedsLeader(const Request& request) {
   Operation op = OperationOf(request);
-  if (IsWriteOperation(op)) return true;
-  switch (op) {
-    case Operation::kDescribeTable:
-    case Operation::kListTables:
-      return true;
-    case Operation::kGetItem:
-      return std::get<GetItemRequest>(request).consistent_read;
-    case Operation::kQuery:
-      return std::get<QueryRequest>(request).consistent_read;
-    case Operation::kScan:
-      return std::get<ScanRequest>(request).consistent_read;
-    case Operation::kBatchGetItem:
-      for (const auto& [table, keys] : std::get<BatchGetItemRequest>(request).request_items) {
-        if (keys.consistent_read) return true;
-      }
-      return false;
-    default:
-      return false;
-  }
+  return IsWriteOperation(op) || IsConsistentRead(request) || op == Operation::kDescribeTable ||
+         op == Operation::kListTables;
 }
 
 // One facility's answer, as a deadline error quotes it.

@@ -24,16 +24,7 @@ bool IsNotLeader(const Status& st) {
 }  // namespace
 
 bool NeedsLeader(const Request& request) {
-  if (IsWriteOperation(OperationOf(request))) return true;
-  if (const auto* r = std::get_if<GetItemRequest>(&request)) return r->consistent_read;
-  if (const auto* r = std::get_if<QueryRequest>(&request)) return r->consistent_read;
-  if (const auto* r = std::get_if<ScanRequest>(&request)) return r->consistent_read;
-  if (const auto* r = std::get_if<BatchGetItemRequest>(&request)) {
-    for (const auto& [table, keys] : r->request_items) {
-      if (keys.consistent_read) return true;
-    }
-  }
-  return false;
+  return IsWriteOperation(OperationOf(request)) || IsConsistentRead(request);
 }
 
 RegionBackend::RegionBackend(Engine* engine, Replica* replica, const api::AccessStore* access,

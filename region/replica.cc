@@ -231,12 +231,8 @@ struct Replica::Impl {
     raft->Compact(applied, "");
     Status st = storage->Compact(applied, *term, raft->voters());
     if (!st.ok()) Fatal("compacting the log", st);
-    // Until global tables consume the change stream (and decide its retention by what every
-    // replica region has acknowledged), change records live as long as the log entries they came
-    // from.
-    rocksdb::Status trimmed = engine->db()->DeleteRange(rocksdb::WriteOptions(), engine->cf(Cf::kChanges),
-                                                        ChangeKey(0, 0), ChangeKey(applied.value + 1, 0));
-    if (!trimmed.ok()) Fatal("trimming the change stream", Status::Internal(trimmed.ToString()));
+    // The change stream is not trimmed here: the engine trims it by what every replica region has
+    // acknowledged (and by its retention limits), on the apply path.
     bytes_since_compaction = 0;
   }
 

@@ -20,7 +20,10 @@
 #include <shared_mutex>
 #include <type_traits>
 
+#include "conflict/hlc.h"
+#include "conflict/version.h"
 #include "storage/expression.h"
+#include "storage/global_table.h"
 #include "storage/item_codec.h"
 #include "storage/key_codec.h"
 #include "storage/key_condition.h"
@@ -46,15 +49,41 @@ constexpr size_t kTableNameMax = 255;
 // fixed small array.
 constexpr size_t kLockStripes = 1024;
 
+// Global tables: bounds on the work and answers of the replication operations.
+// ReplicaUpdates per UpdateTable: a deployment has a handful of regions.
+constexpr size_t kReplicaUpdatesMax = 64;
+// Regions (cursors, knowledge, lag, behind marks) and tables read in one go.
+constexpr size_t kRegionsMax = 1024;
+constexpr size_t kTablesMax = 10000;
+// Pending backfills: one per (table, peer).
+constexpr size_t kBackfillsMax = 100000;
+// Changes in one ReplicationApply (one Raft entry).
+constexpr size_t kApplyChangesMax = 100000;
+// ReplicationReadChanges: the request's limits may not exceed these; and records examined per call
+// (records for other peers are skipped but cost a read).
+constexpr int64_t kReadChangesRecordsMax = 100000;
+constexpr int64_t kReadChangesBytesMax = 64 << 20;
+constexpr size_t kReadChangesExamineMax = 100000;
+// ReplicationReadTable: items per page (and at most 1 MB, as a Scan page).
+constexpr int64_t kReadTableLimitMax = 10000;
+// Retention: stream records trimmed, and tombstone index entries examined per origin, per call.
+constexpr int64_t kTrimPerCall = 4096;
+constexpr size_t kPurgePerOrigin = 1024;
+// Local writes run time retention every this many entries (ReplicationApply runs it every time).
+constexpr uint64_t kTimeRetentionEvery = 1024;
+
 constexpr char kCfCatalog[] = "catalog";
 constexpr char kCfItems[] = "items";
 constexpr char kCfRaftLog[] = "raft_log";
 constexpr char kCfChanges[] = "changes";
 constexpr char kCfRegion[] = "region";
+constexpr char kCfVersions[] = "versions";
 // Index in Impl::handles of each Cf (handles[0] is RocksDB's default column family).
 constexpr size_t CfIndex(Cf which) { return static_cast<size_t>(which) + 1; }
 // The column families that make up the replicated state, in DumpState's order.
-constexpr std::array<Cf, 4> kStateCfs = {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion};
+constexpr std::array<Cf, 5> kStateCfs = {Cf::kCatalog, Cf::kItems, Cf::kVersions, Cf::kChanges, Cf::kRegion};
+// The state column families of format 1 dumps (before versions): still installed.
+constexpr std::array<Cf, 4> kStateCfsFormat1 = {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion};
 constexpr const char* CfName(Cf which) {
   switch (which) {
     case Cf::kCatalog: return kCfCatalog;
@@ -62,12 +91,13 @@ constexpr const char* CfName(Cf which) {
     case Cf::kRaftLog: return kCfRaftLog;
     case Cf::kChanges: return kCfChanges;
     case Cf::kRegion: return kCfRegion;
+    case Cf::kVersions: return kCfVersions;
   }
   return "";
 }
 // DumpState's envelope: [kStateMagic, kStateFormat, [[cf name, [k1, v1, k2, v2, ...]], ...], sha256].
 constexpr char kStateMagic[] = "meridian-state";
-constexpr uint64_t kStateFormat = 1;
+constexpr uint64_t kStateFormat = 2;  // 2: with the versions column family
 
 // Catalog keys.
 constexpr char kTableKeyPrefix[] = "table/";
@@ -113,10 +143,23 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
 
 // What the catalog stores per table: the description plus the internal id under which its items
 // live (never reused, so a recreated table never sees old items).
+// Global tables: desc.replicas lists every replica region (this one included) when the table has
+// replicas elsewhere, and is empty otherwise; (meta_hlc, meta_origin) is the last-writer-wins
+// version of the table's replicated metadata (TableMeta).
+// `awaiting`: on a replica created from another region's metadata, the replica regions that have
+// not finished their backfill to this one; the table is CREATING (no local writes) until none is
+// left (ReplicatedChange::backfill_done).
 struct TableRecord {
   uint64_t id = 0;
   TableDescription desc;
-  MSGPACK_DEFINE_MAP(id, desc);
+  uint64_t meta_hlc = 0;
+  std::string meta_origin;
+  std::vector<std::string> awaiting;
+  std::map<std::string, uint64_t> joined_hlc;  // TableMeta::joined_hlc
+  // Per region that backfilled this replica: the seq of its "backfill done" in its stream, above
+  // everything the backfill carried (tombstone cuts are raised to it; storage/global_table.h).
+  std::map<std::string, uint64_t> backfilled_through;
+  MSGPACK_DEFINE_MAP(id, desc, meta_hlc, meta_origin, awaiting, joined_hlc, backfilled_through);
 };
 
 // The value of a change record (storage/engine.h, ApplyOptions::change_seq).
@@ -125,15 +168,12 @@ struct ChangeWire {
   Item key;
   std::optional<Item> image;
   int64_t time_ms = 0;
-  MSGPACK_DEFINE_MAP(table, key, image, time_ms);
+  ItemVersion version;
+  std::vector<std::string> destinations;
+  std::optional<TableMeta> meta;
+  bool backfill_done = false;
+  MSGPACK_DEFINE_MAP(table, key, image, time_ms, version, destinations, meta, backfill_done);
 };
-
-std::string EncodeChangeValue(const std::string& table, const Item& key, const Item* image, int64_t time_ms) {
-  ChangeWire wire{table, key, image ? std::optional<Item>(*image) : std::nullopt, time_ms};
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, wire);
-  return std::string(buf.data(), buf.size());
-}
 
 std::string TableKey(const std::string& name) { return kTableKeyPrefix + name; }
 std::string CounterKey(uint64_t table_id, char which) {
@@ -511,6 +551,14 @@ struct Engine::Impl {
   // Parsed expressions, shared by every request that sends the same text.
   expr::ExpressionCache expression_cache;
 
+  // The region clock of item writes on the normal (non-replicated) path, which run concurrently:
+  // wall-clock time, restored from the persisted "hlc" on first use. The apply path and the
+  // operations that hold catalog_mutex exclusively use a clock of their own per operation
+  // (Writes::clock), restored from RocksDB, so that they are deterministic.
+  std::mutex clock_mutex;
+  std::optional<conflict::HybridClock> normal_clock;  // GUARDED_BY(clock_mutex)
+  std::optional<uint64_t> normal_counter;             // GUARDED_BY(clock_mutex); the version counter
+
   // ConditionExpression or Expected; null when the write is unconditional. Adds the parsed
   // expression to `parsed` for the request-wide unused-placeholder check.
   Result<std::shared_ptr<const expr::Condition>> WriteConditionOf(const WriteCondition& c,
@@ -637,7 +685,23 @@ struct Engine::Impl {
     // The position of the next change record within this operation's entry.
     uint32_t NextChange() { return changes_++; }
 
+    // Global-table state this operation accumulates; Commit adds it to the batch (FinishWrites).
+    // The operation's own region clock (apply path, or an operation holding catalog_mutex
+    // exclusively: use_op_clock), restored from the persisted one.
+    std::optional<conflict::HybridClock> clock;
+    bool use_op_clock = false;
+    uint64_t hlc_floor = 0;    // the persisted clock when `clock` was restored
+    uint64_t hlc_stamped = 0;  // the highest timestamp this operation handed out
+    // The same for the region's version counter (storage/global_table.h, "Version counters").
+    std::optional<uint64_t> counter;
+    uint64_t counter_floor = 0;
+    uint64_t counter_stamped = 0;
+    int64_t tombstone_delta = 0;
+    int64_t change_records = 0;   // appended to the stream
+    int64_t changes_trimmed = 0;  // trimmed from the stream
+
     Status Commit() {
+      MERIDIAN_RETURN_IF_ERROR(impl_->FinishWrites(*this));
       done_ = true;
       if (apply_ != nullptr) return FromRocks(target_->PopSavePoint());
       if (own_.Count() == 0) return Status::Ok();  // e.g. deleting an absent item
@@ -905,13 +969,14 @@ struct Engine::Impl {
     auto it = tables.find(r.table_name);
     if (it == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table_name + " not found");
     const TableRecord& rec = it->second;
+    if (!PeersOf(rec.desc).empty()) {
+      return Status::Validation("Table " + r.table_name +
+                                " has replicas in other regions: remove its replicas with UpdateTable first");
+    }
     MERIDIAN_ASSIGN_OR_RETURN(TableDescription d, DescriptionWithCounters(rec));
     Writes writes(this, apply);
     rocksdb::WriteBatch* batch = writes.batch();
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, TableKey(r.table_name))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, ItemCountKey(rec.id))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, SizeBytesKey(rec.id))));
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(items, TablePrefix(rec.id), TablePrefix(rec.id + 1))));
+    MERIDIAN_RETURN_IF_ERROR(AddTableRemoval(rec, batch));
     MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, BumpCatalogVersion(batch));
     MERIDIAN_RETURN_IF_ERROR(writes.Commit());
     if (apply != nullptr) {
@@ -937,17 +1002,8 @@ struct Engine::Impl {
   // Adds the item write and its counter changes to `batch`; returns the write's capacity units.
   Result<double> AddWrite(const PlannedWrite& w, Writes& writes) {
     rocksdb::WriteBatch* batch = writes.batch();
-    const ApplyOptions* apply = writes.apply();
-    if (apply != nullptr && apply->change_seq != 0 && (w.new_item || w.old_item)) {
-      const Item& any = w.new_item ? *w.new_item : *w.old_item;
-      Item key;
-      for (const auto& element : w.table->desc.key_schema) {
-        auto it = any.find(element.attribute_name);
-        if (it != any.end()) key.emplace(it->first, it->second);
-      }
-      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kChanges), ChangeKey(apply->change_seq, writes.NextChange()),
-                                                    EncodeChangeValue(w.table->desc.table_name, key, w.new_item, apply->now_ms))));
-    }
+    // Deleting an absent item changes nothing, so it has no version either.
+    if (w.new_item || w.old_item) MERIDIAN_RETURN_IF_ERROR(StampLocalWrite(w, writes));
     size_t old_size = w.old_item ? ItemSize(*w.old_item) : 0;
     size_t new_size = w.new_item ? ItemSize(*w.new_item) : 0;
     int64_t count_delta = (w.new_item ? 1 : 0) - (w.old_item ? 1 : 0);
@@ -979,6 +1035,7 @@ struct Engine::Impl {
     MERIDIAN_ASSIGN_OR_RETURN(auto condition, ConditionOnlyWrite(r.condition, bindings));
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    MERIDIAN_RETURN_IF_ERROR(CheckWritable(*table));
     KeySchemaInfo schema = SchemaOf(table->desc);
     MERIDIAN_RETURN_IF_ERROR(new_item ? ValidateItem(schema, *new_item) : ValidateKey(schema, item_or_key));
     PlannedWrite w;
@@ -991,6 +1048,7 @@ struct Engine::Impl {
                                                  r.condition.return_values_on_condition_check_failure));
     Writes writes(this, apply);
     MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes));
+    MERIDIAN_RETURN_IF_ERROR(MaybeTimeRetention(writes));
     MERIDIAN_RETURN_IF_ERROR(writes.Commit());  // deleting an absent item writes nothing
     Response out;
     if (r.return_values == ReturnValue::kAllOld) out.attributes = std::move(w.old_item);
@@ -1044,6 +1102,7 @@ struct Engine::Impl {
 
     std::shared_lock lock(catalog_mutex);
     MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(r.table_name));
+    MERIDIAN_RETURN_IF_ERROR(CheckWritable(*table));
     KeySchemaInfo schema = SchemaOf(table->desc);
     MERIDIAN_RETURN_IF_ERROR(ValidateKey(schema, r.key));
     std::vector<std::string> key_names = KeyNames(schema);
@@ -1073,6 +1132,7 @@ struct Engine::Impl {
     w.new_item = &new_item;
     Writes writes(this, apply);
     MERIDIAN_ASSIGN_OR_RETURN(double units, AddWrite(w, writes));
+    MERIDIAN_RETURN_IF_ERROR(MaybeTimeRetention(writes));
     MERIDIAN_RETURN_IF_ERROR(writes.Commit());
 
     UpdateItemResponse out;
@@ -1417,6 +1477,7 @@ struct Engine::Impl {
     std::set<std::string> seen;
     for (const auto& [name, requests] : r.request_items) {
       MERIDIAN_ASSIGN_OR_RETURN(const TableRecord* table, FindTable(name));
+      MERIDIAN_RETURN_IF_ERROR(CheckWritable(*table));
       KeySchemaInfo schema = SchemaOf(table->desc);
       for (const auto& wr : requests) {
         if (wr.put_item.has_value() == wr.delete_key.has_value()) {
@@ -1456,12 +1517,1379 @@ struct Engine::Impl {
       MERIDIAN_ASSIGN_OR_RETURN(double u, AddWrite(writes[i], batch));
       units[table_of_write[i]] += u;
     }
+    MERIDIAN_RETURN_IF_ERROR(MaybeTimeRetention(batch));
     MERIDIAN_RETURN_IF_ERROR(batch.Commit());
     BatchWriteItemResponse out;
     for (const auto& [name, u] : units) {
       auto c = Capacity(r.return_consumed_capacity, name, u, true);
       if (c) out.consumed_capacity.push_back(std::move(*c));
     }
+    return out;
+  }
+
+  // --- Global tables -----------------------------------------------------------------------------
+  //
+  // ../shared/DESIGN.md, "The conflict rule"; storage/global_table.h has the stored layout. Every
+  // function here that runs on the apply path reads only RocksDB (as the caller has written it),
+  // the request and ApplyOptions::now_ms, so that every replica of a region writes the same bytes.
+
+  using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+  // The table's replica regions other than this one (empty: not a global table).
+  std::vector<std::string> PeersOf(const TableDescription& d) const {
+    std::vector<std::string> out;
+    for (const auto& r : d.replicas)
+      if (r.region_name != options.region) out.push_back(r.region_name);
+    return out;
+  }
+
+  // Every replica region of the table, this one included, sorted.
+  std::vector<std::string> RegionsOfTable(const TableDescription& d) const {
+    if (d.replicas.empty()) return {options.region};
+    return global::RegionsOf(d.replicas);  // stored sorted
+  }
+
+  TableMeta MetaOf(const TableRecord& rec) const {
+    TableMeta m;
+    m.table_name = rec.desc.table_name;
+    m.key_schema = rec.desc.key_schema;
+    m.attribute_definitions = rec.desc.attribute_definitions;
+    m.billing_mode = rec.desc.billing_mode;
+    m.provisioned_throughput = rec.desc.provisioned_throughput;
+    m.replicas = RegionsOfTable(rec.desc);
+    m.meta_hlc = rec.meta_hlc;
+    m.meta_origin = rec.meta_origin;
+    m.joined_hlc = rec.joined_hlc;
+    return m;
+  }
+
+  Status CheckRegion(const std::string& name, const std::string& field) const {
+    MERIDIAN_RETURN_IF_ERROR(global::ValidateRegionName(name, field));
+    const auto& known = options.known_regions;
+    if (!known.empty() && name != options.region && std::find(known.begin(), known.end(), name) == known.end()) {
+      return Status::Validation("One or more parameter values were invalid: " + name +
+                                " is not a region of this deployment");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> ReadRaw(Cf which, const std::string& key,
+                                             const rocksdb::ReadOptions& ro = rocksdb::ReadOptions()) {
+    std::string v;
+    rocksdb::Status s = db->Get(ro, Handle(which), key, &v);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    return std::optional<std::string>(std::move(v));
+  }
+
+  Result<uint64_t> ReadRegionU64(const std::string& key, const rocksdb::ReadOptions& ro = rocksdb::ReadOptions()) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kRegion, key, ro));
+    if (!v) return uint64_t{0};
+    if (v->size() != 8) return Status::Internal("region state: bad value under " + key);
+    return global::DecodeBe64(*v);
+  }
+
+  Result<std::optional<global::VersionRecord>> ReadVersion(const std::string& item_key,
+                                                           const rocksdb::ReadOptions& ro = rocksdb::ReadOptions()) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kVersions, item_key, ro));
+    if (!v) return std::optional<global::VersionRecord>();
+    MERIDIAN_ASSIGN_OR_RETURN(global::VersionRecord rec, global::Unpack<global::VersionRecord>(*v, "item version"));
+    return std::optional<global::VersionRecord>(std::move(rec));
+  }
+
+  Result<global::VersionFloor> ReadFloor(uint64_t table_id) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kRegion, global::FloorKey(table_id)));
+    if (!v) return global::VersionFloor();
+    return global::Unpack<global::VersionFloor>(*v, "version floor");
+  }
+
+  Result<std::optional<Item>> ReadItemAt(const std::string& key, const rocksdb::ReadOptions& ro) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kItems, key, ro));
+    if (!v) return std::optional<Item>();
+    auto item = DecodeItem(*v);
+    if (!item.ok()) return Status::Internal("stored item does not decode: " + item.status().message());
+    return std::optional<Item>(std::move(item).value());
+  }
+
+  // The keys and values under `prefix`, at most `limit` of them.
+  Result<KeyValues> ScanPrefix(Cf which, const std::string& prefix, const rocksdb::ReadOptions& ro, size_t limit) {
+    KeyValues out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(which)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    return out;
+  }
+
+  static conflict::Version ToConflict(const ItemVersion& v) { return conflict::Version{v.vv, v.hlc, v.origin}; }
+  static ItemVersion FromConflict(const conflict::Version& v) { return ItemVersion{v.vv, v.hlc, v.origin}; }
+
+  // --- The region clock
+
+  // The operation's own clock (Writes::clock): physical time now_ms on the apply path, restored
+  // from the persisted timestamp (and, on the normal path, from the shared clock).
+  Result<conflict::HybridClock*> OpClock(Writes& w) {
+    if (!w.clock) {
+      int64_t now_ms = w.apply() != nullptr ? w.apply()->now_ms : NowMs();
+      MERIDIAN_ASSIGN_OR_RETURN(uint64_t persisted, ReadRegionU64(global::kHlcKey));
+      w.clock.emplace([now_ms] { return now_ms; }, options.max_clock_offset_ms);
+      w.clock->Restore(persisted);
+      w.hlc_floor = persisted;
+      if (w.apply() == nullptr) {
+        std::lock_guard guard(clock_mutex);
+        if (normal_clock) w.clock->Restore(normal_clock->last());
+      }
+    }
+    return &*w.clock;
+  }
+
+  // A timestamp for a local write or metadata change, at least `floor` (the old version's hlc +
+  // 1): a version that causally follows another has a higher hlc even if the clock went back.
+  Result<uint64_t> StampHlc(Writes& w, uint64_t floor) {
+    uint64_t h = 0;
+    if (w.apply() == nullptr && !w.use_op_clock) {
+      std::lock_guard guard(clock_mutex);
+      if (!normal_clock) {
+        MERIDIAN_ASSIGN_OR_RETURN(uint64_t persisted, ReadRegionU64(global::kHlcKey));
+        normal_clock.emplace([this] { return NowMs(); }, options.max_clock_offset_ms);
+        normal_clock->Restore(persisted);
+      }
+      h = std::max(normal_clock->Now(), floor);
+      normal_clock->Restore(h);
+    } else {
+      MERIDIAN_ASSIGN_OR_RETURN(conflict::HybridClock * clock, OpClock(w));
+      h = std::max(clock->Now(), floor);
+      clock->Restore(h);
+    }
+    w.hlc_stamped = std::max(w.hlc_stamped, h);
+    return h;
+  }
+
+  // The region's next version counter, at least `floor` (the item's own counter + 1). Same
+  // discipline as StampHlc: shared and locked on the normal path, the operation's own otherwise.
+  Result<uint64_t> StampCounter(Writes& w, uint64_t floor) {
+    uint64_t c = 0;
+    if (w.apply() == nullptr && !w.use_op_clock) {
+      std::lock_guard guard(clock_mutex);
+      if (!normal_counter) {
+        MERIDIAN_ASSIGN_OR_RETURN(uint64_t persisted, ReadRegionU64(global::kVersionCounterKey));
+        normal_counter = persisted;
+      }
+      c = std::max(*normal_counter + 1, floor);
+      normal_counter = c;
+    } else {
+      if (!w.counter) {
+        MERIDIAN_ASSIGN_OR_RETURN(uint64_t persisted, ReadRegionU64(global::kVersionCounterKey));
+        w.counter = persisted;
+        w.counter_floor = persisted;
+        if (w.apply() == nullptr) {
+          std::lock_guard guard(clock_mutex);
+          if (normal_counter) w.counter = std::max(*w.counter, *normal_counter);
+        }
+      }
+      c = std::max(*w.counter + 1, floor);
+      w.counter = c;
+    }
+    w.counter_stamped = std::max(w.counter_stamped, c);
+    return c;
+  }
+
+  // Adds what the operation accumulated: the persisted clock, the stream head and counters.
+  // (Normal-path item writes run concurrently and may persist their timestamps out of order; the
+  // in-memory clock is then ahead, and after a restart every new version is still above the
+  // version it replaces, by the floor in StampHlc.)
+  Status FinishWrites(Writes& w) {
+    rocksdb::WriteBatch* batch = w.batch();
+    uint64_t hlc = w.hlc_stamped;
+    if (w.clock) hlc = std::max(hlc, w.clock->last());
+    if (hlc > w.hlc_floor) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kRegion), global::kHlcKey, global::EncodeBe64(hlc))));
+      if (w.apply() == nullptr && w.clock) {
+        std::lock_guard guard(clock_mutex);
+        if (normal_clock) normal_clock->Restore(hlc);
+      }
+    }
+    if (w.counter_stamped > w.counter_floor) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(
+          batch->Put(Handle(Cf::kRegion), global::kVersionCounterKey, global::EncodeBe64(w.counter_stamped))));
+      if (w.apply() == nullptr && w.counter) {
+        std::lock_guard guard(clock_mutex);
+        if (normal_counter) normal_counter = std::max(*normal_counter, w.counter_stamped);
+      }
+    }
+    if (w.tombstone_delta != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Merge(catalog, global::kTombstoneCountKey, EncodeInt64(w.tombstone_delta))));
+    }
+    if (w.change_records != 0 || w.changes_trimmed != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(
+          batch->Merge(catalog, global::kChangeCountKey, EncodeInt64(w.change_records - w.changes_trimmed))));
+    }
+    if (w.change_records > 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kRegion), global::kHeadKey,
+                                                    global::EncodeBe64(w.apply()->change_seq))));
+    }
+    return Status::Ok();
+  }
+
+  // --- Local writes
+
+  // The version of a local write (vv[region] + 1, the region clock, origin = region), its
+  // tombstone for a delete in a global table, and its change record on the apply path.
+  Status StampLocalWrite(const PlannedWrite& w, Writes& writes) {
+    rocksdb::WriteBatch* batch = writes.batch();
+    const ApplyOptions* apply = writes.apply();
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<global::VersionRecord> old, ReadVersion(w.key));
+    global::VersionRecord rec;
+    uint64_t hlc_floor = 0;
+    if (old) {
+      rec.version.vv = old->version.vv;
+      hlc_floor = old->version.hlc + 1;
+    } else {
+      // A new item, or one whose tombstone was purged: above every purged tombstone of the table
+      // (storage/global_table.h, "Why a floor").
+      MERIDIAN_ASSIGN_OR_RETURN(global::VersionFloor floor, ReadFloor(w.table->id));
+      rec.version.vv = std::move(floor.vv);
+      if (floor.hlc != 0) hlc_floor = floor.hlc + 1;
+    }
+    // The region's next version counter (storage/global_table.h, "Version counters").
+    uint64_t& own = rec.version.vv[options.region];
+    MERIDIAN_ASSIGN_OR_RETURN(own, StampCounter(writes, own + 1));
+    MERIDIAN_ASSIGN_OR_RETURN(rec.version.hlc, StampHlc(writes, hlc_floor));
+    rec.version.origin = options.region;
+    std::vector<std::string> peers = PeersOf(w.table->desc);
+    uint64_t seq = apply != nullptr ? apply->change_seq : 0;
+    rocksdb::ColumnFamilyHandle* versions = Handle(Cf::kVersions);
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    if (old && old->tombstone) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, global::TombKey(old->version.origin, old->origin_seq, w.key))));
+      writes.tombstone_delta -= 1;
+    }
+    if (w.new_item != nullptr || !peers.empty()) {
+      rec.tombstone = w.new_item == nullptr;
+      rec.origin_seq = rec.tombstone ? seq : 0;
+      if (rec.tombstone) {
+        MERIDIAN_ASSIGN_OR_RETURN(ReplicationView view, LoadView(rocksdb::ReadOptions()));
+        rec.cut = std::move(view.cursors);
+        rec.cut[options.region] = seq;  // the delete's own record (the head once appended)
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(versions, w.key, global::Pack(rec))));
+      if (rec.tombstone) {
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::TombKey(options.region, seq, w.key), "")));
+        writes.tombstone_delta += 1;
+      }
+    } else {
+      // A table with no replica elsewhere keeps no tombstones: nobody needs the delete's version.
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(versions, w.key)));
+    }
+    if (apply != nullptr && apply->change_seq != 0 && !peers.empty()) {
+      const Item& any = w.new_item ? *w.new_item : *w.old_item;
+      ChangeWire wire;
+      wire.table = w.table->desc.table_name;
+      for (const auto& element : w.table->desc.key_schema) {
+        auto it = any.find(element.attribute_name);
+        if (it != any.end()) wire.key.emplace(it->first, it->second);
+      }
+      if (w.new_item) wire.image = *w.new_item;
+      wire.time_ms = apply->now_ms;
+      wire.version = rec.version;
+      wire.destinations = std::move(peers);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kChanges), ChangeKey(apply->change_seq, writes.NextChange()),
+                                                    global::Pack(wire))));
+      writes.change_records += 1;
+    }
+    return Status::Ok();
+  }
+
+  // A table metadata record for `destinations` (apply path only: the stream is made of entries).
+  Status AppendMetaRecord(Writes& w, const TableMeta& meta, std::vector<std::string> destinations,
+                          bool backfill_done = false) {
+    const ApplyOptions* apply = w.apply();
+    if (apply == nullptr || apply->change_seq == 0 || destinations.empty()) return Status::Ok();
+    std::sort(destinations.begin(), destinations.end());
+    destinations.erase(std::unique(destinations.begin(), destinations.end()), destinations.end());
+    ChangeWire wire;
+    wire.table = meta.table_name;
+    wire.time_ms = apply->now_ms;
+    wire.version.hlc = meta.meta_hlc;
+    wire.version.origin = meta.meta_origin;
+    wire.destinations = std::move(destinations);
+    wire.meta = meta;
+    wire.backfill_done = backfill_done;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(w.batch()->Put(Handle(Cf::kChanges), ChangeKey(apply->change_seq, w.NextChange()),
+                                                      global::Pack(wire))));
+    w.change_records += 1;
+    return Status::Ok();
+  }
+
+  // Everything of a table: its record, counters, items, versions and the backfills owed for it.
+  // Its tombstone index entries are left to the purge, which drops entries of missing tables.
+  Status AddTableRemoval(const TableRecord& rec, rocksdb::WriteBatch* batch) {
+    const std::string& name = rec.desc.table_name;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, TableKey(name))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, ItemCountKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, SizeBytesKey(rec.id))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(items, TablePrefix(rec.id), TablePrefix(rec.id + 1))));
+    MERIDIAN_RETURN_IF_ERROR(
+        FromRocks(batch->DeleteRange(Handle(Cf::kVersions), TablePrefix(rec.id), TablePrefix(rec.id + 1))));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kRegion), global::FloorKey(rec.id))));
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues backfills,
+                              ScanPrefix(Cf::kRegion, global::kBackfillPrefix, rocksdb::ReadOptions(), kBackfillsMax));
+    for (const auto& [key, value] : backfills) {
+      MERIDIAN_ASSIGN_OR_RETURN(PendingBackfill b, global::Unpack<PendingBackfill>(value, "pending backfill"));
+      if (b.table == name) MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kRegion), key)));
+    }
+    return Status::Ok();
+  }
+
+  Status PutBackfill(rocksdb::WriteBatch* batch, const std::string& table, const std::string& peer, uint64_t after_seq) {
+    return FromRocks(batch->Put(Handle(Cf::kRegion), global::BackfillKey(peer, table),
+                                global::Pack(PendingBackfill{table, peer, after_seq})));
+  }
+
+  // --- UpdateTable
+
+  Status ValidateUpdateTable(const UpdateTableRequest& r) const {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table_name));
+    if (!r.attribute_definitions && !r.billing_mode && !r.provisioned_throughput && r.replica_updates.empty()) {
+      return Status::Validation(
+          "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or "
+          "SSESpecification or ReplicaUpdates is required");
+    }
+    if (r.replica_updates.size() > kReplicaUpdatesMax) {
+      return ConstraintErrors({Constraint("'" + std::to_string(r.replica_updates.size()) + "'", "replicaUpdates",
+                                          "Member must have length less than or equal to " +
+                                              std::to_string(kReplicaUpdatesMax))});
+    }
+    std::set<std::string> named;
+    for (size_t i = 0; i < r.replica_updates.size(); ++i) {
+      const ReplicaUpdate& u = r.replica_updates[i];
+      if (u.create.has_value() == u.remove.has_value()) {
+        return Status::Validation("One or more parameter values were invalid: A ReplicaUpdate must contain exactly one "
+                                  "of Create or Delete");
+      }
+      const std::string& region = u.create ? *u.create : *u.remove;
+      MERIDIAN_RETURN_IF_ERROR(CheckRegion(region, "replicaUpdates." + std::to_string(i + 1) + ".member." +
+                                                       (u.create ? "create" : "delete") + ".regionName"));
+      if (!named.insert(region).second) {
+        return Status::Validation("One or more parameter values were invalid: Region " + region +
+                                  " appears in more than one ReplicaUpdate");
+      }
+    }
+    if (r.provisioned_throughput) {
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.provisioned_throughput->read_capacity_units, 1, kCapacityUnitsMax,
+                                             "provisionedThroughput.readCapacityUnits"));
+      MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.provisioned_throughput->write_capacity_units, 1, kCapacityUnitsMax,
+                                             "provisionedThroughput.writeCapacityUnits"));
+    }
+    return Status::Ok();
+  }
+
+  Result<UpdateTableResponse> UpdateTable(const UpdateTableRequest& r, const ApplyOptions* apply) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateUpdateTable(r));
+    std::unique_lock lock(catalog_mutex);
+    auto it = tables.find(r.table_name);
+    if (it == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table_name + " not found");
+    TableRecord rec = it->second;
+    TableDescription& d = rec.desc;
+    const std::string& self = options.region;
+
+    // Billing and throughput, as CreateTable checks them.
+    BillingMode mode = r.billing_mode.value_or(d.billing_mode);
+    ProvisionedThroughput throughput = d.provisioned_throughput;
+    if (mode == BillingMode::kProvisioned) {
+      if (r.provisioned_throughput) {
+        throughput = *r.provisioned_throughput;
+      } else if (d.billing_mode != BillingMode::kProvisioned) {
+        return Status::Validation("One or more parameter values were invalid: ProvisionedThroughput must be specified "
+                                  "when BillingMode is PROVISIONED");
+      }
+    } else {
+      if (r.provisioned_throughput) {
+        return Status::Validation("One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+                                  "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
+      }
+      throughput = ProvisionedThroughput{};
+    }
+    // AttributeDefinitions: with no secondary indexes, only the key attributes, with their types.
+    std::vector<AttributeDefinition> definitions = d.attribute_definitions;
+    if (r.attribute_definitions) {
+      KeySchemaInfo schema = SchemaOf(d);
+      std::set<std::string> seen;
+      for (const auto& a : *r.attribute_definitions) {
+        if (!seen.insert(a.attribute_name).second) return Status::Validation("Cannot have two attributes with the same name");
+        bool is_key = a.attribute_name == schema.pk_name || (schema.sk_name && a.attribute_name == *schema.sk_name);
+        if (!is_key) {
+          return Status::Validation("One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+                                    "AttributeDefinitions: [" + a.attribute_name + "]");
+        }
+        AttributeType want = a.attribute_name == schema.pk_name ? schema.pk_type : schema.sk_type;
+        if (a.attribute_type != want) {
+          return Status::Validation("One or more parameter values were invalid: Cannot change the type of key attribute " +
+                                    a.attribute_name);
+        }
+      }
+      if (seen.size() != d.key_schema.size()) {
+        return Status::Validation("One or more parameter values were invalid: Number of attributes in KeySchema does "
+                                  "not exactly match number of attributes defined in AttributeDefinitions");
+      }
+      definitions = *r.attribute_definitions;
+    }
+
+    // Replicas.
+    std::vector<std::string> regions = RegionsOfTable(d);
+    auto has = [](const std::vector<std::string>& v, const std::string& x) {
+      return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    std::vector<std::string> added, removed;
+    for (const ReplicaUpdate& u : r.replica_updates) {
+      if (u.create) {
+        if (has(regions, *u.create)) {
+          return Status::Validation("One or more parameter values were invalid: Table " + r.table_name +
+                                    " already has a replica in region " + *u.create);
+        }
+        added.push_back(*u.create);
+      } else {
+        if (*u.remove == self) {
+          return Status::Validation("One or more parameter values were invalid: Cannot remove the replica in " + self +
+                                    ", the region this request was sent to; remove it from another replica region");
+        }
+        if (!has(regions, *u.remove)) {
+          return Status::Validation("One or more parameter values were invalid: Replica specified in the Replica "
+                                    "Update or Replica Delete action of the request was not found: " + *u.remove);
+        }
+        removed.push_back(*u.remove);
+      }
+    }
+    bool replicas_change = !added.empty() || !removed.empty();
+    bool settings_change = mode != d.billing_mode || !(throughput == d.provisioned_throughput) ||
+                           !(definitions == d.attribute_definitions);
+    if (!replicas_change && !settings_change) {
+      return Status::Validation("The provisioned throughput for the table will not change. The requested value "
+                                "equals the current value.");
+    }
+    d.billing_mode = mode;
+    d.provisioned_throughput = throughput;
+    d.attribute_definitions = definitions;
+    std::map<std::string, ReplicaStatus> statuses;
+    for (const auto& rd : d.replicas) statuses[rd.region_name] = rd.replica_status;
+    statuses[self] = ReplicaStatus::kActive;
+    for (const auto& x : removed) statuses.erase(x);
+    for (const auto& x : added) statuses[x] = ReplicaStatus::kCreating;
+    d.replicas.clear();
+    if (statuses.size() > 1) {
+      for (const auto& [name, status] : statuses) d.replicas.push_back(ReplicaDescription{name, status});
+    }
+
+    Writes writes(this, apply);
+    writes.use_op_clock = true;
+    rocksdb::WriteBatch* batch = writes.batch();
+    // The metadata replicas share: a new version when what they share changes.
+    std::vector<std::string> destinations = PeersOf(d);
+    destinations.insert(destinations.end(), removed.begin(), removed.end());
+    if (replicas_change || (settings_change && !destinations.empty())) {
+      MERIDIAN_ASSIGN_OR_RETURN(rec.meta_hlc, StampHlc(writes, rec.meta_hlc + 1));
+      rec.meta_origin = self;
+      for (const auto& x : removed) rec.joined_hlc.erase(x);
+      for (const auto& x : added) rec.joined_hlc[x] = rec.meta_hlc;
+      MERIDIAN_RETURN_IF_ERROR(AppendMetaRecord(writes, MetaOf(rec), destinations));
+    }
+    uint64_t seq = apply != nullptr ? apply->change_seq : 0;
+    for (const auto& x : added) MERIDIAN_RETURN_IF_ERROR(PutBackfill(batch, r.table_name, x, seq));
+    for (const auto& x : removed) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kRegion), global::BackfillKey(x, r.table_name))));
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, TableKey(r.table_name), global::Pack(rec))));
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t version, BumpCatalogVersion(batch));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
+    if (apply != nullptr) {
+      pending_catalog_version.store(version, std::memory_order_release);
+    } else {
+      catalog_version = version;
+      it->second = rec;
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(TableDescription out, DescriptionWithCounters(rec));
+    return UpdateTableResponse{std::move(out)};
+  }
+
+  // --- What this region knows of the others
+
+  struct ReplicationView {
+    std::map<std::string, uint64_t> cursors;                         // source -> applied here
+    std::map<std::string, std::map<std::string, uint64_t>> knowledge;  // P -> (O -> P applied of O)
+    uint64_t Cursor(const std::string& source) const {
+      auto it = cursors.find(source);
+      return it == cursors.end() ? 0 : it->second;
+    }
+    uint64_t Knows(const std::string& p, const std::string& o) const {
+      auto it = knowledge.find(p);
+      if (it == knowledge.end()) return 0;
+      auto jt = it->second.find(o);
+      return jt == it->second.end() ? 0 : jt->second;
+    }
+  };
+
+  Result<ReplicationView> LoadView(const rocksdb::ReadOptions& ro) {
+    ReplicationView view;
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues cursors, ScanPrefix(Cf::kRegion, global::kCursorPrefix, ro, kRegionsMax));
+    for (const auto& [key, value] : cursors) {
+      view.cursors[key.substr(std::strlen(global::kCursorPrefix))] = global::DecodeBe64(value);
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues knowledge, ScanPrefix(Cf::kRegion, global::kKnowledgePrefix, ro, kRegionsMax));
+    for (const auto& [key, value] : knowledge) {
+      using Cursors = std::map<std::string, uint64_t>;
+      MERIDIAN_ASSIGN_OR_RETURN(Cursors known, global::Unpack<Cursors>(value, "knowledge"));
+      view.knowledge[key.substr(std::strlen(global::kKnowledgePrefix))] = std::move(known);
+    }
+    return view;
+  }
+
+  // --- ReplicationApply
+
+  struct StagedItem {
+    std::optional<Item> image;
+    std::optional<global::VersionRecord> version;
+  };
+
+  // One ReplicationApply: the catalog and the items as this batch leaves them (the batch is not
+  // readable until the caller writes it).
+  struct ApplyContext {
+    Writes* writes = nullptr;
+    int64_t now_ms = 0;
+    uint64_t change_seq = 0;
+    std::string source;
+    std::map<std::string, TableRecord> tables;
+    std::set<std::string> changed_tables;
+    uint64_t next_table_id = 1;
+    std::map<std::string, StagedItem> items;  // by item key
+    std::set<std::string> deleted_tombs;      // tombstone index keys this batch deletes
+    ReplicationView view;
+    std::vector<ConflictRecord> conflicts;
+    ReplicationApplyResponse* out = nullptr;
+    // The cut of every tombstone state this batch writes (storage/global_table.h, "Why a cut").
+    std::map<std::string, uint64_t> cut;
+  };
+
+  Result<StagedItem> ReadStaged(ApplyContext& ctx, const std::string& key) {
+    auto it = ctx.items.find(key);
+    if (it != ctx.items.end()) return it->second;
+    StagedItem s;
+    MERIDIAN_ASSIGN_OR_RETURN(s.image, ReadItem(key));
+    MERIDIAN_ASSIGN_OR_RETURN(s.version, ReadVersion(key));
+    return s;
+  }
+
+  // Replaces an item's state (`old`) with `now`: item, counters, version, tombstone index.
+  Status WriteStaged(ApplyContext& ctx, const TableRecord& table, const std::string& key, const StagedItem& old,
+                     const StagedItem& now) {
+    Writes& w = *ctx.writes;
+    rocksdb::WriteBatch* batch = w.batch();
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    if (old.version && old.version->tombstone) {
+      std::string tomb = global::TombKey(old.version->version.origin, old.version->origin_seq, key);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, tomb)));
+      w.tombstone_delta -= 1;
+      ctx.deleted_tombs.insert(std::move(tomb));
+    }
+    if (now.version && now.version->tombstone) {
+      std::string tomb = global::TombKey(now.version->version.origin, now.version->origin_seq, key);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, tomb, "")));
+      w.tombstone_delta += 1;
+      ctx.deleted_tombs.erase(tomb);
+    }
+    size_t old_size = old.image ? ItemSize(*old.image) : 0;
+    size_t new_size = now.image ? ItemSize(*now.image) : 0;
+    int64_t count_delta = (now.image ? 1 : 0) - (old.image ? 1 : 0);
+    auto size_delta = static_cast<int64_t>(new_size) - static_cast<int64_t>(old_size);
+    if (now.image) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(items, key, EncodeItem(*now.image))));
+    } else if (old.image) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(items, key)));
+    }
+    if (count_delta != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Merge(catalog, ItemCountKey(table.id), EncodeInt64(count_delta))));
+    }
+    if (size_delta != 0) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Merge(catalog, SizeBytesKey(table.id), EncodeInt64(size_delta))));
+    }
+    if (now.version) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(Handle(Cf::kVersions), key, global::Pack(*now.version))));
+    } else {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kVersions), key)));
+    }
+    ctx.items[key] = now;
+    return Status::Ok();
+  }
+
+  // One item change under the conflict rule (conflict/version.h).
+  Status MergeItem(ApplyContext& ctx, const ReplicatedChange& c) {
+    ReplicationApplyResponse& out = *ctx.out;
+    auto t = ctx.tables.find(c.table);
+    if (t == ctx.tables.end()) {  // not (or no longer) a replica here
+      ++out.dropped;
+      return Status::Ok();
+    }
+    const TableRecord& table = t->second;
+    KeySchemaInfo schema = SchemaOf(table.desc);
+    // A change that does not fit the table's key schema (a peer with another schema, or corrupt
+    // data) is dropped: it must never crash the apply loop.
+    if (!ValidateKey(schema, c.key).ok() ||
+        (c.image && (!ValidateItem(schema, *c.image).ok() || !(KeyAttributesOf(schema, *c.image) == c.key)))) {
+      ++out.dropped;
+      return Status::Ok();
+    }
+    std::string key = ItemKeyOf(table.id, schema, c.key);
+    MERIDIAN_ASSIGN_OR_RETURN(StagedItem old, ReadStaged(ctx, key));
+    conflict::Versioned<Item> local, remote;
+    if (old.version) {
+      local.version = ToConflict(old.version->version);
+      if (!old.version->tombstone) local.value = old.image;
+    } else {
+      local.value = old.image;  // an item written before versions existed: the empty version
+    }
+    remote.value = c.image;
+    remote.version = ToConflict(c.version);
+    conflict::MergeResult<Item> m = conflict::Merge(local, remote);
+    switch (m.outcome) {
+      case conflict::MergeOutcome::kDropped:
+        ++out.dropped;
+        return Status::Ok();
+      case conflict::MergeOutcome::kConflictLost: {
+        // The local write stays; only the vector learns what the remote one had seen.
+        StagedItem now = old;
+        global::VersionRecord rec = old.version ? *old.version : global::VersionRecord{};
+        rec.version.vv = m.state.version.vv;
+        if (rec.tombstone) rec.cut = conflict::PointwiseMax(rec.cut, ctx.cut);  // it absorbed the loser
+        now.version = rec;
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(ctx.writes->batch()->Put(Handle(Cf::kVersions), key, global::Pack(rec))));
+        ctx.items[key] = now;
+        break;
+      }
+      case conflict::MergeOutcome::kApplied:
+      case conflict::MergeOutcome::kConflictWon: {
+        StagedItem now;
+        now.image = m.state.value;
+        global::VersionRecord rec;
+        rec.version = FromConflict(m.state.version);
+        rec.tombstone = !now.image.has_value();
+        rec.origin_seq = rec.tombstone ? c.seq : 0;
+        if (rec.tombstone) rec.cut = ctx.cut;
+        now.version = rec;
+        MERIDIAN_RETURN_IF_ERROR(WriteStaged(ctx, table, key, old, now));
+        ++out.applied;
+        break;
+      }
+    }
+    if (m.loser) {
+      bool remote_won = m.outcome == conflict::MergeOutcome::kConflictWon;
+      ConflictRecord record;
+      record.table = c.table;
+      record.key = c.key;
+      record.loser = FromConflict(*m.loser);
+      record.winner = remote_won ? c.version : FromConflict(local.version);
+      record.loser_was_delete = remote_won ? !local.value.has_value() : !remote.value.has_value();
+      record.time_ms = ctx.now_ms;
+      ctx.conflicts.push_back(std::move(record));
+      ++out.conflicts;
+    }
+    return Status::Ok();
+  }
+
+  static bool SameKeySchema(const KeySchemaInfo& a, const KeySchemaInfo& b) {
+    return a.pk_name == b.pk_name && a.pk_type == b.pk_type && a.sk_name == b.sk_name &&
+           (!a.sk_name || a.sk_type == b.sk_type);
+  }
+
+  // A table metadata change: create, update or drop the local replica (last writer wins on
+  // (meta_hlc, meta_origin)), and relay it to regions that became replicas.
+  Status ApplyMeta(ApplyContext& ctx, const ReplicatedChange& c) {
+    ReplicationApplyResponse& out = *ctx.out;
+    const std::string& self = options.region;
+    TableMeta m = *c.meta;
+    std::sort(m.replicas.begin(), m.replicas.end());
+    m.replicas.erase(std::unique(m.replicas.begin(), m.replicas.end()), m.replicas.end());
+    CreateTableRequest shape;
+    shape.table_name = m.table_name;
+    shape.key_schema = m.key_schema;
+    shape.attribute_definitions = m.attribute_definitions;
+    shape.billing_mode = m.billing_mode;
+    if (m.billing_mode == BillingMode::kProvisioned) shape.provisioned_throughput = m.provisioned_throughput;
+    bool valid = ValidateCreateTable(shape).ok();
+    for (const auto& region : m.replicas) valid = valid && global::ValidateRegionName(region, "replicas").ok();
+    if (!valid) {
+      ++out.dropped;
+      return Status::Ok();
+    }
+    bool self_in = std::binary_search(m.replicas.begin(), m.replicas.end(), self);
+    auto it = ctx.tables.find(m.table_name);
+    if (it == ctx.tables.end()) {
+      if (!self_in) {
+        ++out.dropped;
+        return Status::Ok();
+      }
+      TableRecord rec;
+      rec.id = ctx.next_table_id++;
+      TableDescription& d = rec.desc;
+      d.table_name = m.table_name;
+      d.table_arn = "arn:aws:dynamodb:" + options.region + ":000000000000:table/" + m.table_name;
+      d.creation_date_time_ms = ctx.now_ms;
+      d.table_id = DerivedTableUuid(options.region, m.table_name, rec.id, ctx.now_ms);
+      d.table_status = TableStatus::kActive;
+      d.key_schema = m.key_schema;
+      d.attribute_definitions = m.attribute_definitions;
+      d.billing_mode = m.billing_mode;
+      if (m.billing_mode == BillingMode::kProvisioned) d.provisioned_throughput = m.provisioned_throughput;
+      if (m.replicas.size() > 1) {
+        for (const auto& region : m.replicas) d.replicas.push_back(ReplicaDescription{region, ReplicaStatus::kActive});
+      }
+      rec.meta_hlc = m.meta_hlc;
+      rec.meta_origin = m.meta_origin;
+      rec.joined_hlc = m.joined_hlc;
+      // Every replica region that joined before this one backfills it; until then no local writes.
+      auto joined = [&](const std::string& region) {
+        auto j = m.joined_hlc.find(region);
+        return j == m.joined_hlc.end() ? uint64_t{0} : j->second;
+      };
+      for (const auto& region : m.replicas)
+        if (region != self && joined(region) < joined(self)) rec.awaiting.push_back(region);
+      if (!rec.awaiting.empty()) d.table_status = TableStatus::kCreating;
+      ctx.tables[m.table_name] = std::move(rec);
+      ctx.changed_tables.insert(m.table_name);
+      ++out.applied;
+      return Status::Ok();
+    }
+    TableRecord& rec = it->second;
+    if (std::tie(m.meta_hlc, m.meta_origin) <= std::tie(rec.meta_hlc, rec.meta_origin)) {
+      ++out.dropped;  // an older or the same metadata version
+      return Status::Ok();
+    }
+    KeySchemaInfo mine = SchemaOf(rec.desc);
+    KeySchemaInfo theirs = SchemaOf(TableDescription{.key_schema = m.key_schema, .attribute_definitions = m.attribute_definitions});
+    if (!SameKeySchema(mine, theirs)) {
+      ++out.dropped;  // a same-named table with another key: not a replica of this one
+      return Status::Ok();
+    }
+    ctx.changed_tables.insert(m.table_name);
+    if (!self_in) {
+      MERIDIAN_RETURN_IF_ERROR(AddTableRemoval(rec, ctx.writes->batch()));
+      ctx.tables.erase(it);
+      ++out.applied;
+      return Status::Ok();
+    }
+    std::vector<std::string> old_regions = RegionsOfTable(rec.desc);
+    std::map<std::string, ReplicaStatus> old_status;
+    for (const auto& rd : rec.desc.replicas) old_status[rd.region_name] = rd.replica_status;
+    std::vector<std::string> gained, removed;
+    for (const auto& region : m.replicas) {
+      if (!std::binary_search(old_regions.begin(), old_regions.end(), region) && region != self && region != ctx.source) {
+        gained.push_back(region);
+      }
+    }
+    for (const auto& region : old_regions) {
+      if (!std::binary_search(m.replicas.begin(), m.replicas.end(), region)) removed.push_back(region);
+    }
+    TableDescription& d = rec.desc;
+    d.replicas.clear();
+    if (m.replicas.size() > 1) {
+      for (const auto& region : m.replicas) {
+        ReplicaStatus status = ReplicaStatus::kActive;
+        if (region == self) {
+          status = ReplicaStatus::kActive;
+        } else if (std::find(gained.begin(), gained.end(), region) != gained.end()) {
+          status = ReplicaStatus::kCreating;
+        } else if (auto s = old_status.find(region); s != old_status.end()) {
+          status = s->second;
+        }
+        d.replicas.push_back(ReplicaDescription{region, status});
+      }
+    }
+    d.attribute_definitions = m.attribute_definitions;
+    d.billing_mode = m.billing_mode;
+    d.provisioned_throughput = m.billing_mode == BillingMode::kProvisioned ? m.provisioned_throughput : ProvisionedThroughput{};
+    rec.joined_hlc = m.joined_hlc;
+    for (const auto& region : removed) std::erase(rec.awaiting, region);  // a removed region owes nothing
+    if (rec.awaiting.empty()) d.table_status = TableStatus::kActive;
+    rec.meta_hlc = m.meta_hlc;
+    rec.meta_origin = m.meta_origin;
+    rocksdb::WriteBatch* batch = ctx.writes->batch();
+    for (const auto& region : removed) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kRegion), global::BackfillKey(region, m.table_name))));
+    }
+    // A region that joined through another one gets this region's items by a backfill, and the
+    // table before any of this region's records for it (the relayed metadata comes first).
+    for (const auto& region : gained) MERIDIAN_RETURN_IF_ERROR(PutBackfill(batch, m.table_name, region, ctx.change_seq));
+    MERIDIAN_RETURN_IF_ERROR(AppendMetaRecord(*ctx.writes, m, gained));
+    ++out.applied;
+    return Status::Ok();
+  }
+
+  // The source has finished backfilling a replica created here: one region less to wait for.
+  Status ApplyBackfillDoneMarker(ApplyContext& ctx, const ReplicatedChange& c) {
+    auto it = ctx.tables.find(c.table);
+    if (it == ctx.tables.end()) {
+      ++ctx.out->dropped;
+      return Status::Ok();
+    }
+    TableRecord& rec = it->second;
+    auto pos = std::find(rec.awaiting.begin(), rec.awaiting.end(), ctx.source);
+    if (pos == rec.awaiting.end()) {
+      ++ctx.out->dropped;
+      return Status::Ok();
+    }
+    rec.awaiting.erase(pos);
+    rec.backfilled_through[ctx.source] = std::max(rec.backfilled_through[ctx.source], c.seq);
+    if (rec.awaiting.empty()) rec.desc.table_status = TableStatus::kActive;
+    ctx.changed_tables.insert(c.table);
+    ++ctx.out->applied;
+    return Status::Ok();
+  }
+
+  // A replica still being backfilled takes no local writes (TableRecord::awaiting); DynamoDB
+  // answers ResourceNotFoundException for a table that is still CREATING.
+  static Status CheckWritable(const TableRecord& table) {
+    if (table.awaiting.empty()) return Status::Ok();
+    return Status::NotFound("Requested resource not found: Table: " + table.desc.table_name +
+                            " is being created as a replica (backfill in progress)");
+  }
+
+  // Whether every other replica region has everything the tombstone state absorbed: it has
+  // applied every replica's stream up to the state's cut, raised to what the backfills into this
+  // region carried (storage/global_table.h, "Why a cut").
+  bool Stable(const TableRecord& table, const global::VersionRecord& tomb, const ReplicationView& view) const {
+    std::vector<std::string> regions = RegionsOfTable(table.desc);
+    std::map<std::string, uint64_t> cut = conflict::PointwiseMax(tomb.cut, table.backfilled_through);
+    // The delete itself, for tombstones from before cuts existed.
+    cut[tomb.version.origin] = std::max(cut[tomb.version.origin], tomb.origin_seq);
+    for (const auto& p : regions) {
+      if (p == options.region) continue;
+      for (const auto& [q, at] : cut) {
+        if (p == q || !std::binary_search(regions.begin(), regions.end(), q)) continue;
+        if (view.Knows(p, q) < at) return false;
+      }
+    }
+    return true;
+  }
+
+  // Whether the table's tombstones may be purged: not while a replica is being backfilled (the
+  // backfill carries the tombstones the new replica never saw in the stream).
+  bool PurgeAllowed(const TableRecord& table) const {
+    if (!table.awaiting.empty()) return false;
+    for (const auto& rd : table.desc.replicas)
+      if (rd.replica_status != ReplicaStatus::kActive) return false;
+    return true;
+  }
+
+  // The per-table conflict counts and the newest `recent_conflicts` records.
+  Status WriteConflicts(ApplyContext& ctx) {
+    rocksdb::WriteBatch* batch = ctx.writes->batch();
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    std::map<std::string, std::vector<const ConflictRecord*>> by_table;
+    for (const auto& record : ctx.conflicts) by_table[record.table].push_back(&record);
+    for (const auto& [table, records] : by_table) {
+      MERIDIAN_ASSIGN_OR_RETURN(uint64_t count, ReadRegionU64(global::ConflictCountKey(table)));
+      for (const ConflictRecord* record : records) {
+        ++count;
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::ConflictKey(table, count), global::Pack(*record))));
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::ConflictCountKey(table), global::EncodeBe64(count))));
+      uint64_t keep = options.recent_conflicts;
+      if (count > keep) {
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(region, global::ConflictKey(table, 0),
+                                                              global::ConflictKey(table, count - keep + 1))));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<ReplicationApplyResponse> ReplicationApply(const ReplicationApplyRequest& r, const ApplyOptions* apply) {
+    MERIDIAN_RETURN_IF_ERROR(CheckRegion(r.source, "source"));
+    if (r.source == options.region) {
+      return Status::Validation("One or more parameter values were invalid: source is this region (" + r.source + ")");
+    }
+    if (!r.backfill && r.last_seq < r.after_seq) {
+      return Status::Validation("One or more parameter values were invalid: last_seq is below after_seq");
+    }
+    if (r.changes.size() > kApplyChangesMax) {
+      return ConstraintErrors({Constraint("'" + std::to_string(r.changes.size()) + "'", "changes",
+                                          "Member must have length less than or equal to " + std::to_string(kApplyChangesMax))});
+    }
+    for (const auto& c : r.changes) {
+      if (!r.backfill && (c.seq <= r.after_seq || c.seq > r.last_seq)) {
+        return Status::Validation("One or more parameter values were invalid: change seq " + std::to_string(c.seq) +
+                                  " is outside the batch (after_seq, last_seq]");
+      }
+    }
+    if (r.source_cursors) {
+      if (r.source_cursors->size() > kRegionsMax) return Status::Validation("Too many source_cursors");
+      for (const auto& [region, seq] : *r.source_cursors) {
+        MERIDIAN_RETURN_IF_ERROR(global::ValidateRegionName(region, "sourceCursors"));
+      }
+    }
+    std::unique_lock lock(catalog_mutex);  // the batch may create, change or drop tables
+    ReplicationApplyResponse out;
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t cursor, ReadRegionU64(global::CursorKey(r.source)));
+    out.cursor = cursor;
+    if (!r.backfill && r.after_seq > cursor) {  // something between is missing: resend from cursor
+      out.gap = true;
+      return out;
+    }
+    Writes writes(this, apply);
+    writes.use_op_clock = true;
+    rocksdb::WriteBatch* batch = writes.batch();
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    ApplyContext ctx;
+    ctx.writes = &writes;
+    ctx.now_ms = apply != nullptr ? apply->now_ms : NowMs();
+    ctx.change_seq = apply != nullptr ? apply->change_seq : 0;
+    ctx.source = r.source;
+    ctx.tables = tables;
+    ctx.next_table_id = next_table_id;
+    ctx.out = &out;
+    MERIDIAN_ASSIGN_OR_RETURN(ctx.view, LoadView(rocksdb::ReadOptions()));
+    ctx.cut = ctx.view.cursors;
+    if (!r.backfill) ctx.cut[r.source] = std::max(cursor, r.last_seq);
+    // This region's own writes are all in its stream, at or below its head.
+    MERIDIAN_ASSIGN_OR_RETURN(ctx.cut[options.region], ReadRegionU64(global::kHeadKey));
+    MERIDIAN_ASSIGN_OR_RETURN(conflict::HybridClock * clock, OpClock(writes));
+    std::optional<int64_t> newest_time_ms;
+    for (const auto& c : r.changes) {
+      if (!r.backfill && c.seq <= cursor) {  // applied before: at-least-once delivery, exactly-once effect
+        ++out.dropped;
+        continue;
+      }
+      // The clock learns every remote timestamp, unless it is too far ahead (then only counted):
+      // convergence never depends on the clocks, only the choice among concurrent writes does.
+      clock->Update(c.meta ? c.meta->meta_hlc : c.version.hlc);
+      newest_time_ms = std::max(newest_time_ms.value_or(c.time_ms), c.time_ms);
+      if (c.meta && c.backfill_done) {
+        MERIDIAN_RETURN_IF_ERROR(ApplyBackfillDoneMarker(ctx, c));
+      } else if (c.meta) {
+        MERIDIAN_RETURN_IF_ERROR(ApplyMeta(ctx, c));
+      } else {
+        MERIDIAN_RETURN_IF_ERROR(MergeItem(ctx, c));
+      }
+    }
+    if (!r.backfill) {
+      cursor = std::max(cursor, r.last_seq);
+      out.cursor = cursor;
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::CursorKey(r.source), global::EncodeBe64(cursor))));
+      ctx.view.cursors[r.source] = cursor;
+      if (r.source_cursors) {
+        std::map<std::string, uint64_t>& known = ctx.view.knowledge[r.source];
+        known = conflict::PointwiseMax(known, *r.source_cursors);
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::KnowledgeKey(r.source), global::Pack(known))));
+      }
+      MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> stored_lag, ReadRaw(Cf::kRegion, global::LagKey(r.source)));
+      global::LagState lag;
+      if (stored_lag) {
+        MERIDIAN_ASSIGN_OR_RETURN(lag, global::Unpack<global::LagState>(*stored_lag, "lag"));
+      }
+      if (newest_time_ms) lag.newest_applied_time_ms = std::max(lag.newest_applied_time_ms, *newest_time_ms);
+      lag.lag.source = r.source;
+      lag.lag.cursor = cursor;
+      lag.lag.source_head = r.source_head;
+      lag.lag.lag_ms = cursor >= r.source_head || lag.newest_applied_time_ms == 0
+                           ? 0
+                           : std::max<int64_t>(0, ctx.now_ms - lag.newest_applied_time_ms);
+      lag.lag.lag_records = r.source_head > cursor ? r.source_head - cursor : 0;
+      lag.lag.last_batch_ms = ctx.now_ms;
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::LagKey(r.source), global::Pack(lag))));
+    }
+    if (clock->rejected() > 0) {
+      MERIDIAN_ASSIGN_OR_RETURN(uint64_t rejections, ReadRegionU64(global::kClockRejectionsKey));
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::kClockRejectionsKey,
+                                                    global::EncodeBe64(rejections + clock->rejected()))));
+    }
+    MERIDIAN_RETURN_IF_ERROR(WriteConflicts(ctx));
+    std::optional<uint64_t> new_catalog_version;
+    if (!ctx.changed_tables.empty()) {
+      for (const auto& name : ctx.changed_tables) {
+        auto t = ctx.tables.find(name);
+        if (t != ctx.tables.end()) {
+          MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, TableKey(name), global::Pack(t->second))));
+        } else {
+          MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(catalog, TableKey(name))));
+        }
+      }
+      if (ctx.next_table_id != next_table_id) {
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, kNextTableIdKey, EncodeU64(ctx.next_table_id))));
+      }
+      MERIDIAN_ASSIGN_OR_RETURN(new_catalog_version, BumpCatalogVersion(batch));
+    }
+    MERIDIAN_RETURN_IF_ERROR(Retention(ctx.tables, ctx.view, ctx.now_ms, writes, &ctx));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
+    if (new_catalog_version) {
+      if (apply != nullptr) {
+        pending_catalog_version.store(*new_catalog_version, std::memory_order_release);
+      } else {
+        MERIDIAN_RETURN_IF_ERROR(LoadCatalog());
+      }
+    }
+    if (options.on_conflict) {
+      for (const auto& record : ctx.conflicts) options.on_conflict(record);
+    }
+    return out;
+  }
+
+  // --- Retention and purge
+
+  // On local writes, every kTimeRetentionEvery-th entry: records past max_retention_ms go even
+  // when no ReplicationApply comes (a region whose peers are all gone).
+  Status MaybeTimeRetention(Writes& w) {
+    const ApplyOptions* apply = w.apply();
+    if (apply == nullptr || apply->change_seq == 0 || apply->change_seq % kTimeRetentionEvery != 0) return Status::Ok();
+    MERIDIAN_ASSIGN_OR_RETURN(ReplicationView view, LoadView(rocksdb::ReadOptions()));
+    return Retention(tables, view, apply->now_ms, w, nullptr);
+  }
+
+  // Trims the stream's acknowledged (or expired, or excess) prefix and, with `ctx`, purges the
+  // tombstones every replica region has received. Bounded work per call (kTrimPerCall,
+  // kPurgePerOrigin): what is left waits for the next call.
+  Status Retention(const std::map<std::string, TableRecord>& catalog_now, const ReplicationView& view, int64_t now_ms,
+                   Writes& w, ApplyContext* ctx) {
+    const std::string& self = options.region;
+    rocksdb::WriteBatch* batch = w.batch();
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    uint64_t change_seq = w.apply() != nullptr ? w.apply()->change_seq : 0;
+
+    int64_t retained = 0;
+    MERIDIAN_RETURN_IF_ERROR(ReadCounter(global::kChangeCountKey, &retained));
+    std::set<std::string> behind;
+    std::optional<std::string> last_trimmed;
+    int64_t trimmed = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), Handle(Cf::kChanges)));
+      for (it->SeekToFirst(); it->Valid() && trimmed < kTrimPerCall; it->Next()) {
+        MERIDIAN_ASSIGN_OR_RETURN(ChangeRecord c, DecodeChange(it->key().ToStringView(), it->value().ToStringView()));
+        bool acked = std::all_of(c.destinations.begin(), c.destinations.end(),
+                                 [&](const std::string& p) { return view.Knows(p, self) >= c.seq; });
+        bool expired = now_ms - c.time_ms > options.max_retention_ms;
+        bool excess = retained - trimmed > static_cast<int64_t>(options.max_retention_records);
+        if (!acked && !expired && !excess) break;
+        if (!acked) {
+          for (const auto& p : c.destinations)
+            if (view.Knows(p, self) < c.seq) behind.insert(p);
+        }
+        last_trimmed = it->key().ToString();
+        ++trimmed;
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    }
+    if (last_trimmed) {
+      std::string end = *last_trimmed;
+      end.push_back('\0');  // the smallest key above it
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(Handle(Cf::kChanges), rocksdb::Slice(), end)));
+      w.changes_trimmed += trimmed;
+    }
+    // A destination that had not received trimmed records gets every table it replicates again:
+    // the table's metadata (the trimmed part may have held the record that creates it there), a
+    // backfill of the current items, and the stream after this entry.
+    for (const auto& peer : behind) {
+      bool any = false;
+      for (const auto& [name, rec] : catalog_now) {
+        std::vector<std::string> regions = RegionsOfTable(rec.desc);
+        if (!std::binary_search(regions.begin(), regions.end(), peer)) continue;
+        MERIDIAN_RETURN_IF_ERROR(AppendMetaRecord(w, MetaOf(rec), {peer}));
+        MERIDIAN_RETURN_IF_ERROR(PutBackfill(batch, name, peer, change_seq));
+        any = true;
+      }
+      if (any) MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::BehindKey(peer), global::EncodeBe64(change_seq))));
+    }
+    if (ctx == nullptr) return Status::Ok();
+
+    // Tombstone purge: (origin O, seq s) goes once every replica region P of its table other than
+    // O has applied O's stream through s (P == this region: our cursor for O; others: what P last
+    // told us, with a batch that reached P's head, so P's concurrent writes are already here).
+    std::map<uint64_t, const TableRecord*> by_id;
+    for (const auto& [name, rec] : catalog_now) by_id[rec.id] = &rec;
+    std::map<uint64_t, global::VersionFloor> floors;  // of the tables with purges in this call
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), region));
+    std::string current_origin;
+    size_t in_origin = 0;
+    it->Seek(global::kTombPrefix);
+    while (it->Valid() && it->key().starts_with(global::kTombPrefix)) {
+      global::TombKeyParts parts;
+      std::string key = it->key().ToString();
+      if (!global::ParseTombKey(key, &parts)) return Status::Internal("tombstone index: bad key");
+      if (parts.origin != current_origin) {
+        current_origin = parts.origin;
+        in_origin = 0;
+      }
+      if (++in_origin > kPurgePerOrigin) {  // the next origin
+        std::string next = global::kTombPrefix + parts.origin;
+        next.push_back('\1');
+        it->Seek(next);
+        continue;
+      }
+      it->Next();
+      if (ctx->deleted_tombs.count(key)) continue;
+      const TableRecord* table = nullptr;
+      if (parts.item_key.size() >= 8) {
+        auto t = by_id.find(DecodeU64(std::string_view(parts.item_key).substr(0, 8)));
+        if (t != by_id.end()) table = t->second;
+      }
+      if (table != nullptr) {
+        if (!PurgeAllowed(*table)) continue;
+        MERIDIAN_ASSIGN_OR_RETURN(StagedItem state, ReadStaged(*ctx, parts.item_key));
+        bool current = state.version && state.version->tombstone && state.version->version.origin == parts.origin &&
+                       state.version->origin_seq == parts.origin_seq;
+        if (current && !Stable(*table, *state.version, view)) continue;
+        if (current) {
+          auto floor = floors.find(table->id);
+          if (floor == floors.end()) {
+            MERIDIAN_ASSIGN_OR_RETURN(global::VersionFloor stored, ReadFloor(table->id));
+            floor = floors.emplace(table->id, std::move(stored)).first;
+          }
+          floor->second.vv = conflict::PointwiseMax(floor->second.vv, state.version->version.vv);
+          floor->second.hlc = std::max(floor->second.hlc, state.version->version.hlc);
+          MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kVersions), parts.item_key)));
+          state.version.reset();
+          ctx->items[parts.item_key] = state;
+        }
+      }
+      // Purged, or left behind by a dropped table.
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, key)));
+      w.tombstone_delta -= 1;
+      ctx->deleted_tombs.insert(key);
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    for (const auto& [id, floor] : floors) {
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::FloorKey(id), global::Pack(floor))));
+    }
+    return Status::Ok();
+  }
+
+  // --- The replicator's reads
+
+  Result<ReplicationReadChangesResponse> ReplicationReadChanges(const ReplicationReadChangesRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(CheckRegion(r.peer, "peer"));
+    MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.max_records, 1, kReadChangesRecordsMax, "maxRecords"));
+    MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.max_bytes, 1, kReadChangesBytesMax, "maxBytes"));
+    const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+    struct Release {
+      rocksdb::DB* db;
+      const rocksdb::Snapshot* s;
+      ~Release() { db->ReleaseSnapshot(s); }
+    } release{db, snapshot};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ReplicationReadChangesResponse out;
+    MERIDIAN_ASSIGN_OR_RETURN(out.head_seq, ReadRegionU64(global::kHeadKey, ro));
+    uint64_t last_seq = r.after_seq;
+    bool exhausted = true;
+    if (r.after_seq < UINT64_MAX) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(Cf::kChanges)));
+      it->Seek(ChangeKey(r.after_seq + 1, 0));
+      size_t records = 0, bytes = 0, examined = 0;
+      while (it->Valid()) {
+        // One entry (seq) at a time: an entry is never split across answers.
+        std::vector<ReplicatedChange> entry;
+        size_t entry_bytes = 0;
+        uint64_t seq = 0;
+        for (bool first = true; it->Valid(); it->Next(), first = false) {
+          MERIDIAN_ASSIGN_OR_RETURN(ChangeRecord c, DecodeChange(it->key().ToStringView(), it->value().ToStringView()));
+          if (!first && c.seq != seq) break;
+          seq = c.seq;
+          ++examined;
+          if (std::find(c.destinations.begin(), c.destinations.end(), r.peer) == c.destinations.end()) continue;
+          entry_bytes += it->key().size() + it->value().size();
+          entry.push_back(ReplicatedChange{c.seq, c.n, std::move(c.table), std::move(c.key), std::move(c.image),
+                                           std::move(c.version), c.time_ms, std::move(c.meta), c.backfill_done});
+        }
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+        if (!entry.empty() && !out.changes.empty() &&
+            (records + entry.size() > r.max_records || bytes + entry_bytes > r.max_bytes)) {
+          exhausted = false;  // this entry goes in the next answer
+          break;
+        }
+        for (auto& c : entry) out.changes.push_back(std::move(c));
+        records += entry.size();
+        bytes += entry_bytes;
+        last_seq = seq;
+        if (records >= r.max_records || bytes >= r.max_bytes || examined >= kReadChangesExamineMax) {
+          exhausted = !it->Valid();
+          break;
+        }
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    }
+    if (exhausted) last_seq = std::max(last_seq, out.head_seq);
+    out.last_seq = last_seq;
+    out.at_head = last_seq >= out.head_seq;
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues cursors, ScanPrefix(Cf::kRegion, global::kCursorPrefix, ro, kRegionsMax));
+    for (const auto& [key, value] : cursors) {
+      out.cursors[key.substr(std::strlen(global::kCursorPrefix))] = global::DecodeBe64(value);
+    }
+    out.cursors[options.region] = out.head_seq;
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues backfills, ScanPrefix(Cf::kRegion, global::BackfillPeerPrefix(r.peer), ro, kBackfillsMax));
+    for (const auto& [key, value] : backfills) {
+      MERIDIAN_ASSIGN_OR_RETURN(PendingBackfill b, global::Unpack<PendingBackfill>(value, "pending backfill"));
+      out.backfills.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  Result<ReplicationReadTableResponse> ReplicationReadTable(const ReplicationReadTableRequest& r) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table, "table"));
+    MERIDIAN_RETURN_IF_ERROR(ValidateRange(r.limit, 1, kReadTableLimitMax, "limit"));
+    std::shared_lock lock(catalog_mutex);
+    auto t = tables.find(r.table);
+    if (t == tables.end()) return Status::NotFound("Requested resource not found: Table: " + r.table + " not found");
+    const TableRecord& table = t->second;
+    KeySchemaInfo schema = SchemaOf(table.desc);
+    std::optional<AttributeType> sk_type;
+    if (schema.sk_name) sk_type = schema.sk_type;
+    std::string lower = TablePrefix(table.id);
+    std::string upper = TablePrefix(table.id + 1);
+    std::string start = lower;
+    if (r.exclusive_start) {
+      if (r.exclusive_start->size() <= lower.size() || r.exclusive_start->compare(0, lower.size(), lower) != 0) {
+        return Status::Validation("The provided starting key is invalid: it is not a key of table " + r.table);
+      }
+      start = *r.exclusive_start;
+      start.push_back('\0');
+    }
+    const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+    struct Release {
+      rocksdb::DB* db;
+      const rocksdb::Snapshot* s;
+      ~Release() { db->ReleaseSnapshot(s); }
+    } release{db, snapshot};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ReplicationReadTableResponse out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(Cf::kVersions)));
+    size_t bytes = 0;
+    std::string last;
+    for (it->Seek(start); it->Valid() && it->key().compare(upper) < 0; it->Next()) {
+      if (out.items.size() >= r.limit || bytes >= kPageBytesMax) {
+        out.last_key = last;  // more to come
+        break;
+      }
+      std::string key = it->key().ToString();
+      MERIDIAN_ASSIGN_OR_RETURN(global::VersionRecord v,
+                                global::Unpack<global::VersionRecord>(it->value().ToStringView(), "item version"));
+      ReplicatedChange c;
+      c.table = r.table;
+      c.version = std::move(v.version);
+      if (v.tombstone) {
+        DecodedItemKey decoded;
+        if (!DecodeItemKey(key, schema.pk_type, sk_type, &decoded)) return Status::Internal("versions: bad item key");
+        c.key.emplace(schema.pk_name, decoded.pk);
+        if (schema.sk_name && decoded.sk) c.key.emplace(*schema.sk_name, *decoded.sk);
+        c.seq = v.origin_seq;
+      } else {
+        MERIDIAN_ASSIGN_OR_RETURN(c.image, ReadItemAt(key, ro));
+        if (!c.image) return Status::Internal("versions: a live version without its item");
+        c.key = KeyAttributesOf(schema, *c.image);
+        bytes += ItemSize(*c.image);
+      }
+      bytes += key.size();
+      out.items.push_back(std::move(c));
+      last = std::move(key);
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    return out;
+  }
+
+  Result<ReplicationBackfillDoneResponse> ReplicationBackfillDone(const ReplicationBackfillDoneRequest& r,
+                                                                  const ApplyOptions* apply) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateTableName(r.table, "table"));
+    MERIDIAN_RETURN_IF_ERROR(CheckRegion(r.peer, "peer"));
+    std::unique_lock lock(catalog_mutex);
+    Writes writes(this, apply);
+    rocksdb::WriteBatch* batch = writes.batch();
+    rocksdb::ColumnFamilyHandle* region = Handle(Cf::kRegion);
+    std::string done_key = global::BackfillKey(r.peer, r.table);
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> was_pending, ReadRaw(Cf::kRegion, done_key));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, done_key)));
+    std::optional<uint64_t> version;
+    auto t = tables.find(r.table);
+    TableRecord rec;
+    if (t != tables.end()) {
+      rec = t->second;
+      bool changed = false;
+      for (auto& rd : rec.desc.replicas) {
+        if (rd.region_name == r.peer && rd.replica_status != ReplicaStatus::kActive) {
+          rd.replica_status = ReplicaStatus::kActive;
+          changed = true;
+        }
+      }
+      if (changed) {
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(catalog, TableKey(r.table), global::Pack(rec))));
+        MERIDIAN_ASSIGN_OR_RETURN(version, BumpCatalogVersion(batch));
+      }
+      // The peer learns it in this region's stream, after everything the backfill covered.
+      if (was_pending) MERIDIAN_RETURN_IF_ERROR(AppendMetaRecord(writes, MetaOf(rec), {r.peer}, true));
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues pending,
+                              ScanPrefix(Cf::kRegion, global::BackfillPeerPrefix(r.peer), rocksdb::ReadOptions(), 2));
+    bool more = std::any_of(pending.begin(), pending.end(), [&](const auto& kv) { return kv.first != done_key; });
+    if (!more) MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, global::BehindKey(r.peer))));
+    MERIDIAN_RETURN_IF_ERROR(writes.Commit());
+    if (version) {
+      if (apply != nullptr) {
+        pending_catalog_version.store(*version, std::memory_order_release);
+      } else {
+        catalog_version = *version;
+        t->second = rec;
+      }
+    }
+    return ReplicationBackfillDoneResponse{};
+  }
+
+  Result<ReplicationStatusResponse> ReplicationStatus() {
+    const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+    struct Release {
+      rocksdb::DB* db;
+      const rocksdb::Snapshot* s;
+      ~Release() { db->ReleaseSnapshot(s); }
+    } release{db, snapshot};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    const std::string& self = options.region;
+    ReplicationStatusResponse out;
+    out.region = self;
+    MERIDIAN_ASSIGN_OR_RETURN(out.head_seq, ReadRegionU64(global::kHeadKey, ro));
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(Cf::kChanges)));
+      it->SeekToFirst();
+      if (it->Valid()) {
+        MERIDIAN_ASSIGN_OR_RETURN(ChangeRecord first, DecodeChange(it->key().ToStringView(), it->value().ToStringView()));
+        out.first_retained_seq = first.seq;
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues lags, ScanPrefix(Cf::kRegion, global::kLagPrefix, ro, kRegionsMax));
+    for (const auto& [key, value] : lags) {
+      MERIDIAN_ASSIGN_OR_RETURN(global::LagState lag, global::Unpack<global::LagState>(value, "lag"));
+      out.lag.push_back(std::move(lag.lag));
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(ReplicationView view, LoadView(ro));
+    for (const auto& [peer, known] : view.knowledge) out.peer_acked[peer] = view.Knows(peer, self);
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues behind, ScanPrefix(Cf::kRegion, global::kBehindPrefix, ro, kRegionsMax));
+    for (const auto& [key, value] : behind) out.behind.push_back(key.substr(std::strlen(global::kBehindPrefix)));
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues counts, ScanPrefix(Cf::kRegion, global::kConflictCountPrefix, ro, kTablesMax));
+    for (const auto& [key, value] : counts) {
+      std::string table = key.substr(std::strlen(global::kConflictCountPrefix));
+      TableConflicts& tc = out.conflicts[table];
+      tc.count = global::DecodeBe64(value);
+      MERIDIAN_ASSIGN_OR_RETURN(KeyValues recent, ScanPrefix(Cf::kRegion, global::ConflictTablePrefix(table), ro,
+                                                             options.recent_conflicts));
+      for (const auto& [rk, rv] : recent) {
+        MERIDIAN_ASSIGN_OR_RETURN(ConflictRecord record, global::Unpack<ConflictRecord>(rv, "conflict record"));
+        tc.recent.push_back(std::move(record));
+      }
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(out.clock_rejections, ReadRegionU64(global::kClockRejectionsKey, ro));
+    int64_t tombstones = 0;
+    {
+      std::string v;
+      rocksdb::Status s = db->Get(ro, catalog, global::kTombstoneCountKey, &v);
+      if (s.ok() && v.size() == 8) tombstones = DecodeInt64(v.data());
+      else if (!s.IsNotFound()) MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    }
+    out.tombstones = static_cast<uint64_t>(std::max<int64_t>(tombstones, 0));
     return out;
   }
 
@@ -1499,10 +2927,12 @@ struct Engine::Impl {
             else if constexpr (std::is_same_v<T, BatchGetItemRequest>) return wrap(BatchGetItem(r));
             else if constexpr (std::is_same_v<T, BatchWriteItemRequest>) return wrap(BatchWriteItem(r, apply));
             else if constexpr (std::is_same_v<T, UpdateItemRequest>) return wrap(UpdateItem(r, apply));
-            else if constexpr (std::is_same_v<T, UpdateTableRequest> || std::is_same_v<T, ReplicationReadChangesRequest> ||
-                               std::is_same_v<T, ReplicationApplyRequest> || std::is_same_v<T, ReplicationReadTableRequest> ||
-                               std::is_same_v<T, ReplicationBackfillDoneRequest> || std::is_same_v<T, ReplicationStatusRequest>)
-              return Result<Response>(Status::Internal("not implemented yet"));  // TODO(issue 6): global tables
+            else if constexpr (std::is_same_v<T, UpdateTableRequest>) return wrap(UpdateTable(r, apply));
+            else if constexpr (std::is_same_v<T, ReplicationReadChangesRequest>) return wrap(ReplicationReadChanges(r));
+            else if constexpr (std::is_same_v<T, ReplicationApplyRequest>) return wrap(ReplicationApply(r, apply));
+            else if constexpr (std::is_same_v<T, ReplicationReadTableRequest>) return wrap(ReplicationReadTable(r));
+            else if constexpr (std::is_same_v<T, ReplicationBackfillDoneRequest>) return wrap(ReplicationBackfillDone(r, apply));
+            else if constexpr (std::is_same_v<T, ReplicationStatusRequest>) return wrap(ReplicationStatus());
             else static_assert(sizeof(T) == 0, "unhandled request type");
           },
           request);
@@ -1638,22 +3068,19 @@ struct Engine::Impl {
     if (root.type != msgpack::type::ARRAY || root.via.array.size != 4) return bad("not a state envelope");
     const msgpack::object* top = root.via.array.ptr;
     if (!is_str(top[0], kStateMagic)) return bad("not a state dump");
-    if (top[1].type != msgpack::type::POSITIVE_INTEGER || top[1].via.u64 != kStateFormat) {
+    if (top[1].type != msgpack::type::POSITIVE_INTEGER || (top[1].via.u64 != kStateFormat && top[1].via.u64 != 1)) {
       return bad("unknown format version");
     }
-    if (top[2].type != msgpack::type::ARRAY || top[2].via.array.size != kStateCfs.size()) {
+    // Format 1 (before global tables) has no versions family: it is left empty.
+    std::vector<Cf> dumped(kStateCfs.begin(), kStateCfs.end());
+    if (top[1].via.u64 == 1) dumped.assign(kStateCfsFormat1.begin(), kStateCfsFormat1.end());
+    if (top[2].type != msgpack::type::ARRAY || top[2].via.array.size != dumped.size()) {
       return bad("wrong column families");
     }
 
     rocksdb::WriteBatch batch;
-    for (size_t i = 0; i < kStateCfs.size(); ++i) {
-      const msgpack::object& cf = top[2].via.array.ptr[i];
-      if (cf.type != msgpack::type::ARRAY || cf.via.array.size != 2 || !is_str(cf.via.array.ptr[0], CfName(kStateCfs[i]))) {
-        return bad("wrong column families");
-      }
-      const msgpack::object& kvs = cf.via.array.ptr[1];
-      if (kvs.type != msgpack::type::ARRAY || kvs.via.array.size % 2 != 0) return bad("bad key/value list");
-      rocksdb::ColumnFamilyHandle* h = Handle(kStateCfs[i]);
+    for (Cf which : kStateCfs) {
+      rocksdb::ColumnFamilyHandle* h = Handle(which);
       // Everything present now goes: [ "", last key + "\0" ) covers every key of the family.
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
       it->SeekToLast();
@@ -1663,6 +3090,15 @@ struct Engine::Impl {
         MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(h, rocksdb::Slice(), end)));
       }
       MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    }
+    for (size_t i = 0; i < dumped.size(); ++i) {
+      const msgpack::object& cf = top[2].via.array.ptr[i];
+      if (cf.type != msgpack::type::ARRAY || cf.via.array.size != 2 || !is_str(cf.via.array.ptr[0], CfName(dumped[i]))) {
+        return bad("wrong column families");
+      }
+      const msgpack::object& kvs = cf.via.array.ptr[1];
+      if (kvs.type != msgpack::type::ARRAY || kvs.via.array.size % 2 != 0) return bad("bad key/value list");
+      rocksdb::ColumnFamilyHandle* h = Handle(dumped[i]);
       for (uint32_t k = 0; k < kvs.via.array.size; k += 2) {
         const msgpack::object& key = kvs.via.array.ptr[k];
         const msgpack::object& value = kvs.via.array.ptr[k + 1];
@@ -1683,6 +3119,12 @@ struct Engine::Impl {
     std::unique_lock lock(catalog_mutex);
     MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch)));
     pending_catalog_version.store(0, std::memory_order_release);
+    {
+      // The normal path's clock and counter start again from the installed state.
+      std::lock_guard guard(clock_mutex);
+      normal_clock.reset();
+      normal_counter.reset();
+    }
     return LoadCatalog();
   }
 };
@@ -1718,6 +3160,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
         {kCfRaftLog, cf_options},
         {kCfChanges, cf_options},
         {kCfRegion, cf_options},
+        {kCfVersions, cf_options},
     };
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(db_options, path, cfs, &impl->handles, &db);
@@ -1767,6 +3210,9 @@ Result<BatchGetItemResponse> Engine::BatchGetItem(const BatchGetItemRequest& r) 
 Result<BatchWriteItemResponse> Engine::BatchWriteItem(const BatchWriteItemRequest& r) {
   return impl_->Run(false, [&] { return impl_->BatchWriteItem(r, nullptr); });
 }
+Result<UpdateTableResponse> Engine::UpdateTable(const UpdateTableRequest& r) {
+  return impl_->Run(false, [&] { return impl_->UpdateTable(r, nullptr); });
+}
 
 Result<Response> Engine::Execute(const Request& request) { return impl_->Dispatch(request, nullptr); }
 
@@ -1807,6 +3253,10 @@ Result<ChangeRecord> DecodeChange(std::string_view key, std::string_view value) 
     out.key = std::move(wire.key);
     out.image = std::move(wire.image);
     out.time_ms = wire.time_ms;
+    out.version = std::move(wire.version);
+    out.destinations = std::move(wire.destinations);
+    out.meta = std::move(wire.meta);
+    out.backfill_done = wire.backfill_done;
   } catch (const std::exception& e) {
     return Status::Internal(std::string("change record does not decode: ") + e.what());
   }

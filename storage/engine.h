@@ -10,8 +10,19 @@
 // Layout: one RocksDB with column families "catalog" (table descriptions and counters), "items"
 // (keys from storage/key_codec.h, values from storage/item_codec.h), "raft_log" (the Raft log and
 // hard state, node-local: region/raft_storage.h), "region" (the region runtime's replicated state:
-// applied index, request-id records) and "changes" (reserved for global tables). A write to an item
-// and its counters go in one WriteBatch.
+// applied index, request-id records; and the global tables' replication state), "changes" (the
+// region's change stream) and "versions" (every item's version and the tombstones of global
+// tables; storage/global_table.h has the layout). A write to an item, its version, its counters
+// and its change record go in one WriteBatch.
+//
+// Global tables (../shared/DESIGN.md, "The conflict rule"; DynamoDB global tables version
+// 2019.11.21): every local write stamps a version (vv[region] + 1, the region's hybrid logical
+// clock, origin = region). A table with replicas in other regions also gets, for each write applied
+// through the replicated path, a change record destined to those regions, and its deletes leave
+// tombstones. The replicator moves records with ReplicationReadChanges (here) and
+// ReplicationApply (there), which merges them under the last-writer-wins rule
+// (conflict/version.h), keeps a cursor per source (exactly-once effect) and trims the stream and
+// purges tombstones once every replica region has acknowledged them.
 //
 // The replicated apply path: Execute(request, ApplyOptions) puts the engine's writes into the
 // caller's WriteBatch instead of writing them, and takes its timestamp from the entry, so the
@@ -33,6 +44,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/operations.h"
 #include "storage/status.h"
@@ -51,8 +63,10 @@ enum class Cf {
   kCatalog,  // replicated state: table records, counters, next table id, catalog version
   kItems,    // replicated state: items
   kRaftLog,  // node-local: Raft log entries, hard state, snapshot metadata, node id
-  kChanges,  // replicated state (reserved for global tables)
-  kRegion,   // replicated state: the region runtime's applied index and request-id records
+  kChanges,  // replicated state: the change stream of global tables
+  kRegion,   // replicated state: the region runtime's applied index and request-id records, and
+             // the replication state of global tables (storage/global_table.h)
+  kVersions, // replicated state: item versions and tombstones
 };
 
 // How Execute runs a request on the replicated apply path.
@@ -61,10 +75,12 @@ struct ApplyOptions {
   int64_t now_ms = 0;
   // The engine appends its writes here and does NOT write them. Required (non-null).
   rocksdb::WriteBatch* batch = nullptr;
-  // When non-zero (the entry's log index), every item written or deleted also appends a change
-  // record to the `changes` column family in the same batch: key ChangeKey(change_seq, n) for the
-  // n-th item of the entry, value EncodeChange (table, item key, new image or none for a delete,
-  // now_ms). The region's change stream, which global tables ship to other regions.
+  // When non-zero (the entry's log index), every item written or deleted in a table with replicas
+  // in other regions also appends a change record to the `changes` column family in the same
+  // batch: key ChangeKey(change_seq, n) for the n-th record of the entry, value: table, item key,
+  // new image or none for a delete, version, now_ms, destinations. Table metadata changes
+  // (UpdateTable, relays in ReplicationApply) append a record with `meta` set. The region's change
+  // stream, which the replicator ships to other regions.
   uint64_t change_seq = 0;
 };
 
@@ -76,6 +92,10 @@ struct ChangeRecord {
   Item key;
   std::optional<Item> image;  // none: the item was deleted
   int64_t time_ms = 0;
+  ItemVersion version;
+  std::vector<std::string> destinations;  // the table's replica regions other than this one
+  std::optional<TableMeta> meta;          // set: a table metadata change (key and image empty)
+  bool backfill_done = false;             // with meta: this region finished a backfill to the destination
 };
 // Big-endian, so RocksDB order is stream order.
 std::string ChangeKey(uint64_t seq, uint32_t n);
@@ -90,8 +110,25 @@ struct EngineOptions {
   size_t write_buffer_bytes = 32 << 20;
   // Wall clock in epoch milliseconds (CreationDateTime); injectable for tests.
   std::function<int64_t()> clock_ms;
-  // Region name used in table ARNs.
+  // Region name used in table ARNs, and this region's name in global tables.
   std::string region = "local";
+
+  // Global tables.
+  // A remote timestamp more than this ahead of the entry time is not folded into the region clock
+  // (and is counted); its data is merged all the same.
+  int64_t max_clock_offset_ms = 500;
+  // Change records are kept until every destination has acknowledged them, but no longer than
+  // this nor beyond this many records; a destination that had not acknowledged a trimmed record
+  // is marked behind and re-seeded (a backfill of every table it replicates).
+  int64_t max_retention_ms = 24 * 3600 * 1000;
+  uint64_t max_retention_records = 10'000'000;
+  // Conflict records kept per table for ReplicationStatus (the newest ones).
+  uint32_t recent_conflicts = 100;
+  // The regions UpdateTable and the replication operations accept; empty: any well-formed name.
+  std::vector<std::string> known_regions;
+  // Called on the apply path for each write lost to conflict resolution, after the engine has
+  // added its writes to the batch (the node appends it to its conflict log). May be empty.
+  std::function<void(const ConflictRecord&)> on_conflict;
 };
 
 class Engine {
@@ -116,7 +153,7 @@ class Engine {
   // ignore apply.batch. A null apply.batch is InternalServerError.
   Result<Response> Execute(const Request& request, const ApplyOptions& apply);
 
-  // Every key of the state column families (catalog, items, changes, region) as seen by
+  // Every key of the state column families (catalog, items, versions, changes, region) as seen by
   // `snapshot` (a RocksDB snapshot the caller holds; null: the current state), encoded in one
   // msgpack blob that ends with a SHA-256 of what precedes it. Deterministic: the same state gives
   // the same bytes.
@@ -145,6 +182,7 @@ class Engine {
   Result<ScanResponse> Scan(const ScanRequest& r);
   Result<BatchGetItemResponse> BatchGetItem(const BatchGetItemRequest& r);
   Result<BatchWriteItemResponse> BatchWriteItem(const BatchWriteItemRequest& r);
+  Result<UpdateTableResponse> UpdateTable(const UpdateTableRequest& r);
 
  private:
   struct Impl;

@@ -1545,15 +1545,21 @@ TEST(EngineApplyTest, WritesNothingUntilTheCallerWritesTheBatch) {
             ErrorCode::kInternalServerError);
 }
 
-// Every item an applied entry writes or deletes leaves a change record in the same batch, in
-// stream order (entry index, then position in the entry).
+// Every item an applied entry writes or deletes in a global table leaves a change record in the
+// same batch, in stream order (entry index, then position in the entry).
 TEST(EngineApplyTest, ItemWritesAppendChangeRecordsToTheSameBatch) {
   TempDir dir;
   auto engine = OpenEngine(dir.path() + "/db", kNowMs);
   ASSERT_NE(engine, nullptr);
   rocksdb::WriteBatch batch;
-  ApplyOptions apply{7000, &batch, 10};
+  ApplyOptions apply{7000, &batch, 9};
   ASSERT_TRUE(engine->Execute(TableRequest("changes"), apply).ok());
+  MustWrite(engine.get(), &batch);
+  apply.change_seq = 10;  // a replica elsewhere: a metadata record
+  UpdateTableRequest add;
+  add.table_name = "changes";
+  add.replica_updates.push_back(ReplicaUpdate{std::string("eu-west"), std::nullopt});
+  ASSERT_TRUE(engine->Execute(add, apply).ok());
   MustWrite(engine.get(), &batch);
   apply.change_seq = 11;
   ASSERT_TRUE(engine->Execute(PutRequest("changes", "a", {{"v", N("1")}}), apply).ok());
@@ -1577,7 +1583,17 @@ TEST(EngineApplyTest, ItemWritesAppendChangeRecordsToTheSameBatch) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     records.push_back(*r);
   }
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0].seq, 10u);
+  ASSERT_TRUE(records[0].meta.has_value());
+  EXPECT_EQ(records[0].meta->replicas, (std::vector<std::string>{"eu-west", "us-test-1"}));
+  EXPECT_EQ(records[0].destinations, std::vector<std::string>{"eu-west"});
+  records.erase(records.begin());
+  for (const auto& r : records) {
+    EXPECT_EQ(r.destinations, std::vector<std::string>{"eu-west"});
+    EXPECT_EQ(r.version.origin, "us-test-1");
+    EXPECT_GE(r.version.vv.at("us-test-1"), 1u);
+  }
   EXPECT_EQ(records[0].seq, 11u);
   EXPECT_EQ(records[0].table, "changes");
   EXPECT_EQ(records[0].key, (Item{{"pk", S("a")}}));

@@ -46,4 +46,18 @@ bool IsWriteOperation(Operation op) {
   }
 }
 
+bool IsConsistentRead(const Request& request) {
+  if (const auto* r = std::get_if<GetItemRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<QueryRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<ScanRequest>(&request)) return r->consistent_read;
+  if (const auto* r = std::get_if<BatchGetItemRequest>(&request)) {
+    for (const auto& [table, keys] : r->request_items) {
+      if (keys.consistent_read) return true;
+    }
+    return false;
+  }
+  return std::holds_alternative<ReplicationReadChangesRequest>(request) ||
+         std::holds_alternative<ReplicationReadTableRequest>(request);
+}
+
 }  // namespace meridian

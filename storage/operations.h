@@ -426,8 +426,11 @@ struct TableMeta {
   std::vector<std::string> replicas;  // every replica region, sorted
   uint64_t meta_hlc = 0;
   std::string meta_origin;
+  // The meta_hlc of the change that made each replica region one (absent: from the start). A
+  // region created as a replica waits for the backfills of the regions that joined before it.
+  std::map<std::string, uint64_t> joined_hlc;
   MSGPACK_DEFINE_MAP(table_name, key_schema, attribute_definitions, billing_mode,
-                     provisioned_throughput, replicas, meta_hlc, meta_origin);
+                     provisioned_throughput, replicas, meta_hlc, meta_origin, joined_hlc);
 };
 
 // One entry of a region's change stream as shipped to another region: an item write or delete
@@ -441,7 +444,11 @@ struct ReplicatedChange {
   ItemVersion version;
   int64_t time_ms = 0;  // when the origin region applied it
   std::optional<TableMeta> meta;
-  MSGPACK_DEFINE_MAP(seq, n, table, key, image, version, time_ms, meta);
+  // With meta: the origin region has finished backfilling `table` to the destination, which
+  // accepts writes to its new replica once every other replica region has (a new replica must
+  // not write before it holds the table's tombstones, or their purge could split the regions).
+  bool backfill_done = false;
+  MSGPACK_DEFINE_MAP(seq, n, table, key, image, version, time_ms, meta, backfill_done);
 };
 
 // A backfill the replicator owes a peer: every item of `table` (with versions and tombstones),
@@ -626,5 +633,8 @@ const char* OperationName(Operation op);
 bool ParseOperationName(std::string_view name, Operation* out);
 // Whether the operation changes data (and so must go through the write path).
 bool IsWriteOperation(Operation op);
+// Whether a read must be served by the region's leader after a read barrier: strongly consistent
+// reads (ConsistentRead) and the replicator's reads of its region's stream and tables.
+bool IsConsistentRead(const Request& request);
 
 }  // namespace meridian

@@ -479,10 +479,30 @@ class Parser {
 
   GlobalTable ParseTable(const YAML::Node& n, const std::string& path) {
     GlobalTable table;
-    static constexpr std::string_view kKeys[] = {"name", "regions"};
+    static constexpr std::string_view kKeys[] = {"name", "regions", "hash_key", "range_key"};
     std::optional<Fields> f = Map(n, path, LineOf(n), kKeys);
     if (!f) return table;
     table.name = Str(*f, "name", true).value_or("");
+    for (auto [field, type] : {std::pair{"hash_key", KeyType::kHash}, std::pair{"range_key", KeyType::kRange}}) {
+      std::optional<std::string> spec = Str(*f, field, false);
+      if (!spec) continue;
+      size_t colon = spec->rfind(':');
+      std::string attr = colon == std::string::npos ? "" : spec->substr(0, colon);
+      std::string kind = colon == std::string::npos ? "" : spec->substr(colon + 1);
+      AttributeType at = AttributeType::kS;
+      if (kind == "N") at = AttributeType::kN;
+      else if (kind == "B") at = AttributeType::kB;
+      if (attr.empty() || (kind != "S" && kind != "N" && kind != "B")) {
+        r_->At(Child(path, field), "expected NAME:TYPE with TYPE one of S, N, B (e.g. \"pk:S\"), got '" + *spec + "'");
+        continue;
+      }
+      if (type == KeyType::kRange && table.key_schema.empty()) {
+        r_->At(Child(path, field), "a range_key needs a hash_key");
+        continue;
+      }
+      table.key_schema.push_back(KeySchemaElement{attr, type});
+      table.attribute_definitions.push_back(AttributeDefinition{attr, at});
+    }
     if (const YAML::Node* regions = Seq(*f, "regions", true)) {
       for (size_t k = 0; k < regions->size(); ++k) {
         YAML::Node item = (*regions)[k];
@@ -781,6 +801,11 @@ std::string WriteTopology(const Topology& t) {
       out += "    regions: [";
       for (size_t i = 0; i < g.regions.size(); ++i) out += (i ? ", " : "") + Quote(g.regions[i]);
       out += "]\n";
+      for (size_t i = 0; i < g.key_schema.size() && i < g.attribute_definitions.size(); ++i) {
+        const AttributeType t = g.attribute_definitions[i].attribute_type;
+        out += std::string("    ") + (g.key_schema[i].key_type == KeyType::kHash ? "hash_key" : "range_key") + ": " +
+               Quote(g.key_schema[i].attribute_name + ":" + (t == AttributeType::kN ? "N" : t == AttributeType::kB ? "B" : "S")) + "\n";
+      }
     }
   }
   return out;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "storage/status.h"
+#include "storage/operations.h"
 
 namespace meridian::topology {
 
@@ -101,6 +102,11 @@ struct TlsFiles {
 struct GlobalTable {
   std::string name;                  // a DynamoDB table name
   std::vector<std::string> regions;  // replica regions, each named in `regions`
+  // Optional key schema (YAML `hash_key: "pk:S"`, `range_key: "sk:N"`): with it the table's first
+  // region's replicator creates the table at start when it does not exist; without it the table
+  // must be created by hand, and the replicator then adds the other regions as replicas.
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attribute_definitions;
 
   bool operator==(const GlobalTable&) const = default;
 };

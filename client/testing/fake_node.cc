@@ -61,6 +61,12 @@ void FakeNode::FailAllRequests(std::optional<Status> error) {
   all_error_ = std::move(error);
 }
 
+void FakeNode::SetResponse(Response response) {
+  std::lock_guard lock(mu_);
+  Operation op = OperationOf(response);
+  responses_.insert_or_assign(op, std::move(response));
+}
+
 void FakeNode::SetSilent(bool silent) {
   std::lock_guard lock(mu_);
   silent_ = silent;
@@ -136,7 +142,8 @@ std::string FakeNode::Answer(const std::string& bytes) {
     return proto::EncodeError(request.request_id, request.operation, error);
   }
   if (all_error_) return proto::EncodeError(request.request_id, request.operation, *all_error_);
-  Response response = EmptyResponse(request.operation);
+  auto scripted = responses_.find(request.operation);
+  Response response = scripted != responses_.end() ? scripted->second : EmptyResponse(request.operation);
   if (auto* get = std::get_if<GetItemResponse>(&response)) {
     Item item;
     item["served_by"] = AttributeValue::S(facility_);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ class FakeNode {
   void FailNextRequests(Status error, int count);
   // Every DynamoDB request gets `error` until cleared with nullopt.
   void FailAllRequests(std::optional<Status> error);
+  // Requests of OperationOf(response) are answered with `response` instead of an empty one (e.g.
+  // a scripted ReplicationStatus for the CLI's status tests).
+  void SetResponse(Response response);
   // Silent: receive and record everything, answer nothing.
   void SetSilent(bool silent);
   // Closes the socket (a dead node: its port refuses connections). Idempotent.
@@ -79,6 +83,7 @@ class FakeNode {
   proto::NodeStatus status_;
   std::deque<Status> next_errors_;
   std::optional<Status> all_error_;
+  std::map<Operation, Response> responses_;
   bool silent_ = false;
   std::vector<Received> requests_;
   std::vector<AdminReceived> admin_requests_;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "meridian/client.h"
+#include "meridian/region_client.h"
 #include "tests/integration/process.h"
 #include "topology/topology.h"
 
@@ -68,9 +69,10 @@ int PickBasePort() {
   std::cout << "demo_test seed " << seed << std::endl;
   std::mt19937 rng(seed);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int base = 12000 + 10 * static_cast<int>(rng() % 1500);
+    int base = 12000 + 50 * static_cast<int>(rng() % 300);  // room for three regions (base..base+25)
     bool free = true;
-    for (int p : {base, base + 1, base + 2, base + 300, base + 301, base + 302}) free = free && PortIsFree(p);
+    // The first region's block; the demo moves the whole block up by itself if another is taken.
+    for (int p : {base, base + 1, base + 2, base + 5, base + 300, base + 301, base + 302}) free = free && PortIsFree(p);
     if (free) return base;
   }
   return 12000;
@@ -155,7 +157,7 @@ class DemoTest : public ::testing::Test {
 
 TEST_F(DemoTest, LaysOutTheFolderStopsCleanlyAndResumes) {
   const int base = PickBasePort();
-  auto demo = StartDemo({"--base-port", std::to_string(base)});
+  auto demo = StartDemo({"--base-port", std::to_string(base), "--regions", "1"});
   ASSERT_NE(demo, nullptr);
 
   // topology.yaml: one region, facilities a, b, c with real, distinct ports, data under DIR.
@@ -260,7 +262,7 @@ TEST_F(DemoTest, LaysOutTheFolderStopsCleanlyAndResumes) {
 }
 
 TEST_F(DemoTest, RestartsANodeThatWasKilled) {
-  auto demo = StartDemo({"--base-port", std::to_string(PickBasePort()), "--restart"});
+  auto demo = StartDemo({"--base-port", std::to_string(PickBasePort()), "--restart", "--regions", "1"});
   ASSERT_NE(demo, nullptr);
   const fs::path pid_file = Dir() / "run" / "us-east-b.pid";
   pid_t first = PidIn(pid_file);
@@ -279,6 +281,87 @@ TEST_F(DemoTest, RestartsANodeThatWasKilled) {
   EXPECT_NE(second, first);
   EXPECT_TRUE(Alive(second));
   StopDemo(*demo);
+}
+
+// Issue 6's acceptance: the default demo is three regions of three facilities and a replicator
+// each; a table created in one region and given replicas with the AWS CLI (`update-table
+// --replica-updates`) shows them ACTIVE in `describe-table`, and an item written in one region is
+// read in the other two, through the client library and through the AWS CLI.
+TEST_F(DemoTest, DefaultIsThreeRegionsAndATableReplicatesAcrossThem) {
+  auto demo = StartDemo({"--base-port", std::to_string(PickBasePort())});
+  ASSERT_NE(demo, nullptr);
+  Result<topology::Topology> t = topology::LoadTopology((Dir() / "topology.yaml").string());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->regions.size(), 3u);
+  for (const auto& region : t->regions) {
+    ASSERT_TRUE(region.replicator.has_value()) << region.name;
+    EXPECT_GT(PidIn(Dir() / "run" / (region.name + "-replicator.pid")), 0) << region.name;
+  }
+  Credentials creds = Creds();
+  auto aws = [&](const topology::Region& region, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "AWS_SHARED_CREDENTIALS_FILE=" + (Dir() / "credentials").string(),
+                                     "AWS_CONFIG_FILE=/nonexistent", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true",
+                                     "/usr/bin/aws", "--profile", "meridian", "--region", region.name, "--output",
+                                     "json", "--endpoint-url", t->HttpEndpoint(region.facilities[0]), "dynamodb"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CommandResult r = RunCommand(argv, "", 90s);
+    return std::make_pair(r.exit_code, nlohmann::json::parse(r.out.empty() ? "{}" : r.out, nullptr, false));
+  };
+  const topology::Region& us = t->regions[0];
+  auto [created, c] = aws(us, {"create-table", "--table-name", "music", "--attribute-definitions",
+                               "AttributeName=artist,AttributeType=S", "--key-schema",
+                               "AttributeName=artist,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST"});
+  ASSERT_EQ(created, 0) << c.dump();
+  auto [updated, u] = aws(us, {"update-table", "--table-name", "music", "--replica-updates",
+                               R"([{"Create":{"RegionName":"eu-west"}},{"Create":{"RegionName":"ap-south"}}])"});
+  ASSERT_EQ(updated, 0) << u.dump();
+  nlohmann::json replicas;
+  for (auto deadline = Clock::now() + 60s; Clock::now() < deadline; std::this_thread::sleep_for(300ms)) {
+    auto [rc, d] = aws(us, {"describe-table", "--table-name", "music"});
+    ASSERT_EQ(rc, 0) << d.dump();
+    replicas = d["Table"]["Replicas"];
+    int active = 0;
+    for (const auto& r : replicas) active += r.value("ReplicaStatus", "") == "ACTIVE" ? 1 : 0;
+    if (active == 3) break;
+  }
+  ASSERT_EQ(replicas.size(), 3u) << replicas.dump();
+  for (const auto& r : replicas) EXPECT_EQ(r.value("ReplicaStatus", ""), "ACTIVE") << replicas.dump();
+
+  // Written in eu-west with the client library; read in us-east and ap-south.
+  RegionClientOptions o;
+  o.region = t->regions[1];
+  o.credentials = creds;
+  RegionClient eu(o);
+  PutItemRequest put;
+  put.table_name = "music";
+  put.item = Item{{"artist", AttributeValue::S("Pärt")}, {"title", AttributeValue::S("Fratres")}};
+  Result<PutItemResponse> p = eu.PutItem(put);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  for (int r : {0, 2}) {
+    RegionClientOptions ro;
+    ro.region = t->regions[r];
+    ro.credentials = creds;
+    RegionClient client(ro);
+    Status seen = Eventually([&]() -> Status {
+      GetItemRequest get;
+      get.table_name = "music";
+      get.key = Item{{"artist", AttributeValue::S("Pärt")}};
+      auto g = client.GetItem(get);
+      if (!g.ok()) return g.status();
+      if (!g->item || g->item->at("title") != AttributeValue::S("Fratres")) return Status::NotFound("not there yet");
+      return Status::Ok();
+    });
+    EXPECT_TRUE(seen.ok()) << t->regions[r].name << ": " << seen.ToString();
+  }
+  // And with the AWS CLI in ap-south.
+  auto [got, g] = aws(t->regions[2], {"get-item", "--table-name", "music", "--key", R"({"artist":{"S":"Pärt"}})"});
+  EXPECT_EQ(got, 0) << g.dump();
+  EXPECT_EQ(g["Item"]["title"]["S"], "Fratres") << g.dump();
+  StopDemo(*demo);
+  for (const auto& region : t->regions) {
+    EXPECT_FALSE(fs::exists(Dir() / "run" / (region.name + "-replicator.pid"))) << region.name;
+  }
 }
 
 TEST(DemoUsageTest, RejectsBadArguments) {

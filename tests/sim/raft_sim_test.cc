@@ -16,27 +16,12 @@
 #include <string>
 
 #include "tests/sim/raft_sim.h"
+#include "tests/sim/seeds.h"
 
 namespace meridian::sim {
 namespace {
 
-uint64_t EnvU64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-uint64_t SeedCount() {
-#ifdef MERIDIAN_SIM_SANITIZED
-  constexpr uint64_t kDefault = 200;
-#else
-  constexpr uint64_t kDefault = 2000;
-#endif
-  uint64_t n = EnvU64("MERIDIAN_SIM_SEEDS", kDefault);
-#ifdef MERIDIAN_SIM_SANITIZED
-  if (std::getenv("MERIDIAN_SIM_SEEDS")) n = std::max<uint64_t>(1, n / 10);
-#endif
-  return n;
-}
+uint64_t SeedCount() { return SimSeedCount(2000); }
 
 constexpr uint64_t kHarshFirstSeed = 1'000'001;
 
