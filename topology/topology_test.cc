@@ -112,6 +112,12 @@ TEST_P(Mistakes, AreReportedWithFileLineAndField) {
 }
 
 const Case kCases[] = {
+    {"global table key of an unknown type",
+     {{"", "    regions: [us-east, eu-west]\n", "    regions: [us-east, eu-west]\n    hash_key: \"pk:X\"\n"}},
+     47, "global_tables[0].hash_key", "expected NAME:TYPE with TYPE one of S, N, B"},
+    {"global table range key without a hash key",
+     {{"", "    regions: [us-east, eu-west]\n", "    regions: [us-east, eu-west]\n    range_key: \"sk:N\"\n"}},
+     47, "global_tables[0].range_key", "a range_key needs a hash_key"},
     {"unknown facility key (typo)",
      {{"name: b", "        data: /tmp/meridian-topology-test-b\n", "        data: /tmp/meridian-topology-test-b\n        advertize: x\n"}},
      14, "regions[0].facilities[1].advertize", "unknown key (did you mean 'advertise'?)"},
@@ -302,6 +308,21 @@ TEST(Topology, DataThatIsAFileIsRejected) {
   EXPECT_NE(t.status().message().find("t.yaml:13: regions[0].facilities[1].data: /etc/hostname exists and is not a folder"),
             std::string::npos)
       << t.status().message();
+}
+
+TEST(Topology, GlobalTableKeySchemaParsesAndRoundTrips) {
+  std::string text = std::string(kBase) + "    hash_key: \"customer:S\"\n    range_key: \"order:N\"\n";
+  auto t = ParseTopology(text, "t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->global_tables.size(), 1u);
+  const GlobalTable& g = t->global_tables[0];
+  ASSERT_EQ(g.key_schema.size(), 2u);
+  EXPECT_EQ(g.key_schema[0], (KeySchemaElement{"customer", KeyType::kHash}));
+  EXPECT_EQ(g.key_schema[1], (KeySchemaElement{"order", KeyType::kRange}));
+  EXPECT_EQ(g.attribute_definitions[1], (AttributeDefinition{"order", AttributeType::kN}));
+  auto again = ParseTopology(WriteTopology(*t), "t.yaml");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->global_tables, t->global_tables);
 }
 
 TEST(Topology, Defaults) {

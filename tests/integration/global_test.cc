@@ -102,6 +102,13 @@ class GlobalTableTest : public ::testing::Test {
       region.replicator = rep;
       topo.regions.push_back(region);
     }
+    // A global table declared in the topology: the first listed region's replicator creates it.
+    topology::GlobalTable declared;
+    declared.name = "declared";
+    declared.regions = {kRegions[0], kRegions[1], kRegions[2]};
+    declared.key_schema = {{"pk", KeyType::kHash}};
+    declared.attribute_definitions = {{"pk", AttributeType::kS}};
+    topo.global_tables.push_back(declared);
     for (int r = 0; r < kRegionCount; ++r) std::filesystem::create_directories(dir_->path() / kRegions[r]);
     std::filesystem::create_directories(dir_->path() / "log");
     topology_path_ = new std::filesystem::path(dir_->path() / "topology.yaml");
@@ -373,6 +380,19 @@ TEST_F(GlobalTableTest, ReplicasAddedWithUpdateTableAreBackfilledAndConverge) {
   for (int r = 1; r < kRegionCount; ++r) {
     EXPECT_TRUE(WaitReplicasActive(r, table, {0, 1, 2}, &last)) << "replicas in " << kRegions[r] << ": " << last;
   }
+}
+
+TEST_F(GlobalTableTest, TableDeclaredInTheTopologyIsCreatedAndReplicated) {
+  const std::string table = "declared";
+  std::string last;
+  for (int r = 0; r < kRegionCount; ++r) {
+    ASSERT_TRUE(WaitReplicasActive(r, table, {0, 1, 2}, &last)) << "replicas in " << kRegions[r] << ": " << last;
+  }
+  RegionClient ap = ClientOf(2);
+  ASSERT_TRUE(Put(ap, table, "from-ap-south", "z").ok());
+  Content content;
+  std::string why;
+  ASSERT_TRUE(WaitConverged(table, {0, 1, 2}, 1, &content, &why)) << "not converged: " << why;
 }
 
 TEST_F(GlobalTableTest, ConflictingWritesWhileCutOffConvergeToTheRulesWinner) {
