@@ -574,7 +574,8 @@ TEST_F(GlobalApply, EachMergeOutcome) {
   r = Apply(Batch("eu-west", 5, 6, {ItemChange(6, "tab", "a", std::nullopt, del)}));
   EXPECT_EQ(r.applied, 1u);
   EXPECT_EQ(Value("a"), "<none>");
-  auto tomb = Find(a_->Table("tab"), "a");
+  auto table = a_->Table("tab");  // Find points into it: keep it alive
+  auto tomb = Find(table, "a");
   ASSERT_NE(tomb, nullptr);
   EXPECT_FALSE(tomb->image.has_value());
   EXPECT_EQ(tomb->seq, 6u);
