@@ -1,6 +1,12 @@
 #include "cli/common.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <system_error>
@@ -30,18 +36,59 @@ sigset_t BlockStopSignals() {
   return stop_signals;
 }
 
-bool WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
+// Writes `text` to `path` through a temporary file and a rename, so a reader (or a crash) never
+// sees half a file. `mode` 0600 for key material.
+Status WriteFileAtomic(const std::filesystem::path& path, const std::string& text, mode_t mode) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    if (!out.flush()) return false;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  (void)::fchmod(fd, mode);  // O_CREAT's mode is only used for a new file
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  return !ec;
+  if (ec) return Status::Internal("cannot rename " + tmp.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status EnsureKeyFiles(const std::filesystem::path& access, const std::filesystem::path& credentials,
+                      const std::string& region, bool* generated) {
+  *generated = false;
+  std::error_code ec;
+  bool have_access = std::filesystem::exists(access, ec);
+  bool have_credentials = std::filesystem::exists(credentials, ec);
+  if (have_access) {
+    MERIDIAN_ASSIGN_OR_RETURN(api::AccessStore store, api::AccessStore::Load(access));
+    if (store.keys().empty()) return Status::Validation(access.string() + " holds no key");
+    if (!have_credentials) {
+      MERIDIAN_RETURN_IF_ERROR(
+          WriteFileAtomic(credentials, api::RenderCredentialsIni(store.keys().front(), "meridian", region), 0600));
+    }
+    return Status::Ok();
+  }
+  api::AccessKey key;
+  if (have_credentials) {
+    MERIDIAN_ASSIGN_OR_RETURN(Credentials c, LoadSharedCredentials(credentials.string(), "meridian"));
+    key.access_key_id = c.access_key_id;
+    key.secret_access_key = c.secret_access_key;
+  } else {
+    key = api::GenerateKey();
+    *generated = true;
+    MERIDIAN_RETURN_IF_ERROR(WriteFileAtomic(credentials, api::RenderCredentialsIni(key, "meridian", region), 0600));
+  }
+  return WriteFileAtomic(access, api::RenderAccessYaml({key}), 0600);
 }
 
 std::optional<ServerKeys> LoadServerKeys(const Args& args, const std::filesystem::path& topology_dir) {

@@ -1,6 +1,8 @@
 // Helpers shared by the subcommands of the `meridian` binary (cli/*.cc).
 #pragma once
 
+#include <sys/types.h>
+
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -23,8 +25,16 @@ inline constexpr int kExitUnreachable = 3;
 int UsageError(const std::string& message);
 // The integer value of --name, or nullopt when absent or not an integer.
 std::optional<int64_t> IntArg(const Args& args, const std::string& name);
-// Writes `text` to `path` through a temporary file and a rename, so readers never see half.
-bool WriteFileAtomically(const std::filesystem::path& path, const std::string& text);
+// Writes `text` to `path` through a temporary file, an fsync and a rename, so a reader (or a
+// crash) never sees half a file. `mode` 0600 for key material.
+Status WriteFileAtomic(const std::filesystem::path& path, const std::string& text, mode_t mode = 0644);
+
+// One key set for a whole topology: the access file (the servers' side) and the shared-credentials
+// file (the clients' side, profile `meridian`, default region `region`). Whatever of the two
+// exists is kept; a missing one is derived from the other, and both are generated (0600) when
+// neither exists (`*generated` then true). Used by `meridian demo` and `meridian compose`.
+Status EnsureKeyFiles(const std::filesystem::path& access, const std::filesystem::path& credentials,
+                      const std::string& region, bool* generated);
 
 // Blocks SIGINT and SIGTERM in the calling thread (and every thread it starts afterwards), so
 // that only a sigwait on the returned set receives them. Call before starting any thread.

@@ -125,7 +125,7 @@ int CmdReplicator(int argc, char** argv) {
     return kExitUnreachable;
   }
   nlohmann::json endpoints = {{"native", rep.endpoint()}, {"pid", ::getpid()}};
-  if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n")) {
+  if (!WriteFileAtomic(dir / "endpoints.json", endpoints.dump() + "\n").ok()) {
     std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
   }
   std::cout << "meridian: replicator of " << *region_name << " serving " << rep.endpoint() << " (pid " << ::getpid()

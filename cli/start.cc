@@ -198,7 +198,7 @@ int CmdStart(int argc, char** argv) {
                               {"http", topo->HttpEndpoint(facility)},
                               {"pid", ::getpid()},
                               {"node_id", replica.node_id()}};
-  if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n")) {
+  if (!WriteFileAtomic(dir / "endpoints.json", endpoints.dump() + "\n").ok()) {
     std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
   }
   std::cout << "meridian: facility " << *region_name << "/" << *facility_name << " (node " << replica.node_id()
