@@ -1,5 +1,6 @@
-// `meridian demo`: plans (or reloads) a local topology, launches one `meridian start` child per
-// facility, prints how to reach them, supervises them and stops them cleanly. See cli/demo.h.
+// `meridian demo`: plans (or reloads, or copies from --topology FILE) a local topology, launches
+// one `meridian start` child per facility and a `meridian replicator` per region, prints how to
+// reach them, supervises them and stops them cleanly. See cli/demo.h.
 //
 // The supervisor is one thread: the stop signals and SIGCHLD are blocked and taken with
 // sigtimedwait in the main loop, so a child's exit, Ctrl-C and the periodic status all happen at
@@ -39,7 +40,9 @@
 #include "api/access.h"
 #include "cli/args.h"
 #include "cli/common.h"
+#include "cli/demo_workload.h"
 #include "meridian/client.h"
+#include "meridian/region_client.h"
 #include "proto/frame.h"
 #include "proto/node.h"
 #include "topology/topology.h"
@@ -71,6 +74,7 @@ constexpr auto kReadyTimeout = 60s;   // until every node has written its endpoi
 constexpr auto kLeaderTimeout = 20s;  // then, until every region has elected a leader
 constexpr auto kStatusInterval = 5s;  // the one-line status
 constexpr auto kStatusTimeout = 1s;   // for the status answers of all nodes together
+constexpr auto kLagTimeout = 300ms;   // for one region's replication status, in the status line
 constexpr auto kStopTimeout = 10s;    // after SIGTERM, before SIGKILL
 constexpr auto kRestartDelay = 1s;
 // --restart gives up on a node that exits this often within a minute: it will not come up by
@@ -117,33 +121,6 @@ std::optional<std::string> ReadText(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Writes `text` to `path` through a temporary file and a rename, so a reader (or a crash) never
-// sees half a file. `mode` 0600 for key material.
-Status WriteFileAtomic(const fs::path& path, const std::string& text, mode_t mode) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
-  (void)::fchmod(fd, mode);  // O_CREAT's mode is only used for a new file
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Status::Internal("cannot write " + tmp.string() + ": " + std::strerror(errno));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Internal("cannot rename " + tmp.string() + ": " + ec.message());
-  return Status::Ok();
 }
 
 // The last `lines` lines of a log, for reporting a node that died.
@@ -284,24 +261,114 @@ Result<topology::Topology> PlanTopology(const DemoFolder& folder, int regions, i
                             " (taken: " + busy_report + "); try --base-port");
 }
 
-// Loads DIR/topology.yaml when it is there (a resumed demo), else plans one and writes it.
+std::string Join(const std::vector<std::string>& parts, const std::string& separator = ", ") {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
+// The hosts a demo can launch on: it starts every node on this machine.
+bool IsLocalHost(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+
+// The topology of `--topology FILE` as the demo runs it, its base folder the demo's `dir`: every
+// host local and every port a real one (else ValidationException listing each problem), and the
+// data folders and TLS files made absolute against FILE's folder, so that DIR/topology.yaml (which
+// lives elsewhere) names the very folders and files FILE does.
+Result<topology::Topology> TopologyFromFile(const std::string& file, const fs::path& dir) {
+  topology::ParseOptions options;
+  options.check_data_parents = false;  // the demo creates them before it validates the copy
+  MERIDIAN_ASSIGN_OR_RETURN(topology::Topology t, topology::LoadTopology(file, options));
+  std::vector<std::string> problems;
+  auto check_host = [&](const std::string& where, const std::string& field, const std::string& host) {
+    if (!host.empty() && !IsLocalHost(host)) {
+      problems.push_back(where + ": " + field + " " + host + " is not this machine (127.0.0.1, localhost or ::1)");
+    }
+  };
+  auto check_port = [&](const std::string& where, const std::string& field, uint16_t port) {
+    if (port == 0) problems.push_back(where + ": " + field + " is 0; the demo needs a real port");
+  };
+  auto absolute = [&](std::string& path) {
+    if (!path.empty()) path = t.DataPath(path).lexically_normal().string();
+  };
+  for (auto& region : t.regions) {
+    for (auto& f : region.facilities) {
+      std::string where = "region " + region.name + ", facility " + f.name;
+      check_host(where, "host", f.host);
+      check_host(where, "advertise", f.advertise);
+      check_port(where, "native_port", f.native_port);
+      check_port(where, "http_port", f.http_port);
+      absolute(f.data);
+    }
+    if (region.replicator) {
+      std::string where = "region " + region.name + ", replicator";
+      check_host(where, "host", region.replicator->host);
+      check_host(where, "advertise", region.replicator->advertise);
+      check_port(where, "port", region.replicator->port);
+      absolute(region.replicator->data);
+    }
+  }
+  if (t.tls) {
+    absolute(t.tls->cert);
+    absolute(t.tls->key);
+    absolute(t.tls->ca);
+  }
+  if (!problems.empty()) {
+    return Status::Validation(file + ": the demo launches every node on this machine, so it cannot run this topology:\n  " +
+                              Join(problems, "\n  ") +
+                              "\n(`meridian start` runs one node of it on its own machine, `meridian compose` all of "
+                              "them in containers)");
+  }
+  t.base_dir = dir;
+  return t;
+}
+
+// The first thing that differs between a resumed folder's topology and FILE's, for the message
+// that refuses to mix them.
+std::string FirstDifference(const topology::Topology& here, const topology::Topology& file) {
+  std::vector<std::string> here_names, file_names;
+  for (const auto& r : here.regions) here_names.push_back(r.name);
+  for (const auto& r : file.regions) file_names.push_back(r.name);
+  if (here_names != file_names) {
+    return "regions " + Join(here_names) + " in the folder, " + Join(file_names) + " in the file";
+  }
+  for (size_t i = 0; i < here.regions.size(); ++i) {
+    const topology::Region& a = here.regions[i];
+    const topology::Region& b = file.regions[i];
+    for (size_t f = 0; f < a.facilities.size() && f < b.facilities.size(); ++f) {
+      if (a.facilities[f] != b.facilities[f]) return "facility " + a.name + "/" + a.facilities[f].name;
+    }
+    if (a != b) return "region " + a.name;
+  }
+  if (here.global_tables != file.global_tables) return "global_tables";
+  if (here.max_clock_offset_ms != file.max_clock_offset_ms) return "max_clock_offset_ms";
+  return "tls";
+}
+
+// Creates the parent of every data folder: the node creates its own folder, but validation wants
+// each one's parent to exist.
+void CreateDataParents(const topology::Topology& t) {
+  std::error_code ec;
+  for (const auto& region : t.regions) {
+    for (const auto& facility : region.facilities) fs::create_directories(t.DataPath(facility.data).parent_path(), ec);
+    if (region.replicator) fs::create_directories(t.DataPath(region.replicator->data).parent_path(), ec);
+  }
+}
+
+// Loads DIR/topology.yaml when it is there (a resumed demo; it must be `from_file` when that is
+// given), else writes `from_file` there, or plans a topology and writes it.
 Result<topology::Topology> LoadOrCreateTopology(const DemoFolder& folder, std::optional<int> regions_flag,
-                                                int base_port, bool* created) {
+                                                const std::optional<topology::Topology>& from_file,
+                                                const std::string& file_name, int base_port, bool* created) {
   *created = false;
   std::error_code ec;
   if (fs::exists(folder.topology(), ec)) {
-    // The node creates its own data folder, but validation wants each one's parent to exist.
     auto text = ReadText(folder.topology());
     topology::ParseOptions no_parents;
     no_parents.check_data_parents = false;
     no_parents.base_dir = folder.dir;
     if (text) {
       if (auto parsed = topology::ParseTopology(*text, folder.topology().string(), no_parents); parsed.ok()) {
-        for (const auto& region : parsed->regions) {
-          for (const auto& facility : region.facilities) {
-            fs::create_directories(parsed->DataPath(facility.data).parent_path(), ec);
-          }
-        }
+        CreateDataParents(*parsed);
       }
     }
     MERIDIAN_ASSIGN_OR_RETURN(topology::Topology t, topology::LoadTopology(folder.topology().string()));
@@ -309,6 +376,16 @@ Result<topology::Topology> LoadOrCreateTopology(const DemoFolder& folder, std::o
       return Status::Validation(Shown(folder.dir) + " holds a demo of " + std::to_string(t.regions.size()) +
                                 " region(s) (its topology.yaml); --regions " + std::to_string(*regions_flag) +
                                 " needs another --data folder, or remove this one to start afresh");
+    }
+    if (from_file) {
+      topology::Topology same_base = t;
+      same_base.base_dir = from_file->base_dir;
+      if (same_base != *from_file) {
+        return Status::Validation(Shown(folder.topology()) + " is not the topology of " + file_name + " (" +
+                                  FirstDifference(t, *from_file) + " differs): " + Shown(folder.dir) +
+                                  " holds another demo; use another --data folder, or remove this one to start "
+                                  "afresh");
+      }
     }
     for (const auto& region : t.regions) {
       for (const auto& facility : region.facilities) {
@@ -321,47 +398,22 @@ Result<topology::Topology> LoadOrCreateTopology(const DemoFolder& folder, std::o
     }
     return t;
   }
-  int regions = regions_flag.value_or(kDefaultRegions);
-  for (int r = 0; r < regions; ++r) fs::create_directories(folder.dir / RegionName(r), ec);
-  MERIDIAN_ASSIGN_OR_RETURN(topology::Topology t, PlanTopology(folder, regions, base_port));
   topology::ParseOptions options;
   options.base_dir = folder.dir;
-  MERIDIAN_RETURN_IF_ERROR(topology::ValidateTopology(t, options));
-  MERIDIAN_RETURN_IF_ERROR(WriteFileAtomic(folder.topology(), topology::WriteTopology(t), 0644));
+  if (from_file) {
+    CreateDataParents(*from_file);
+    MERIDIAN_RETURN_IF_ERROR(topology::ValidateTopology(*from_file, options));
+    MERIDIAN_RETURN_IF_ERROR(WriteFileAtomic(folder.topology(), topology::WriteTopology(*from_file), 0644));
+  } else {
+    int regions = regions_flag.value_or(kDefaultRegions);
+    for (int r = 0; r < regions; ++r) fs::create_directories(folder.dir / RegionName(r), ec);
+    MERIDIAN_ASSIGN_OR_RETURN(topology::Topology t, PlanTopology(folder, regions, base_port));
+    MERIDIAN_RETURN_IF_ERROR(topology::ValidateTopology(t, options));
+    MERIDIAN_RETURN_IF_ERROR(WriteFileAtomic(folder.topology(), topology::WriteTopology(t), 0644));
+  }
   *created = true;
   // Read back what was written, so a first run and a resumed one start from the same thing.
   return topology::LoadTopology(folder.topology().string());
-}
-
-// One key set for the whole topology: DIR/access.yaml (the nodes' side) and DIR/credentials (the
-// clients' side, profile `meridian`). Whatever of the two is there is kept; a missing one is
-// derived from the other, and both are generated when neither exists.
-Status EnsureKeys(const DemoFolder& folder, const std::string& region, bool* generated) {
-  *generated = false;
-  std::error_code ec;
-  bool have_access = fs::exists(folder.access(), ec);
-  bool have_credentials = fs::exists(folder.credentials(), ec);
-  if (have_access) {
-    MERIDIAN_ASSIGN_OR_RETURN(api::AccessStore store, api::AccessStore::Load(folder.access()));
-    if (store.keys().empty()) return Status::Validation(folder.access().string() + " holds no key");
-    if (!have_credentials) {
-      MERIDIAN_RETURN_IF_ERROR(WriteFileAtomic(
-          folder.credentials(), api::RenderCredentialsIni(store.keys().front(), "meridian", region), 0600));
-    }
-    return Status::Ok();
-  }
-  api::AccessKey key;
-  if (have_credentials) {
-    MERIDIAN_ASSIGN_OR_RETURN(Credentials c, LoadSharedCredentials(folder.credentials().string(), "meridian"));
-    key.access_key_id = c.access_key_id;
-    key.secret_access_key = c.secret_access_key;
-  } else {
-    key = api::GenerateKey();
-    *generated = true;
-    MERIDIAN_RETURN_IF_ERROR(
-        WriteFileAtomic(folder.credentials(), api::RenderCredentialsIni(key, "meridian", region), 0600));
-  }
-  return WriteFileAtomic(folder.access(), api::RenderAccessYaml({key}), 0600);
 }
 
 // Refuses a folder that a live demo (or a node left over from one) is using; removes the pid
@@ -425,15 +477,26 @@ struct Probe {
 
 class Supervisor {
  public:
-  Supervisor(DemoFolder folder, topology::Topology topology, bool no_auth, bool restart,
+  Supervisor(DemoFolder folder, topology::Topology topology, bool no_auth, bool restart, bool workload,
              const sigset_t& signals)
       : folder_(std::move(folder)), topology_(std::move(topology)), no_auth_(no_auth), restart_(restart),
-        signals_(signals) {
+        workload_(workload), signals_(signals) {
     char exe[4096];
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe_ = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "meridian";
+    std::optional<Credentials> credentials;
     if (auto c = LoadSharedCredentials(folder_.credentials().string(), "meridian"); c.ok()) {
       frame_credentials_ = proto::FrameCredentials{c->access_key_id, c->secret_access_key};
+      credentials = c.value();
+    }
+    // One region has no replication lag to show.
+    for (size_t r = 0; topology_.regions.size() > 1 && r < topology_.regions.size(); ++r) {
+      RegionClientOptions options;
+      options.region = topology_.regions[r];
+      options.credentials = credentials;
+      options.attempt_timeout = kLagTimeout;
+      options.deadline = kLagTimeout;
+      lag_clients_.emplace_back(std::move(options));
     }
     for (const auto& region : topology_.regions) {
       for (const auto& facility : region.facilities) {
@@ -470,12 +533,13 @@ class Supervisor {
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kReadyTimeout).count()) + " s)");
     if (std::optional<int> rc = WaitUntilReady()) return *rc;
     PrintUsage();
+    if (workload_) LaunchWorkload();
     return Supervise();
   }
 
  private:
-  // fork + exec of this same binary as `meridian start`. False (after saying why) when the
-  // process could not be created.
+  // fork + exec of this same binary as `meridian start` (or `meridian replicator`), its output
+  // appended to its log. False (after saying why) when the process could not be created.
   bool Launch(Node& node) {
     std::error_code ec;
     fs::create_directories(node.data.parent_path(), ec);
@@ -488,29 +552,52 @@ class Supervisor {
       argv = {exe_, "replicator", "--topology", folder_.topology().string(), "--region", node.region};
     }
     if (no_auth_) argv.push_back("--no-auth");
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
 
     fs::path log = folder_.log_file(node.name);
     int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log_fd < 0 || null_fd < 0) {
+    if (log_fd < 0) {
       Warn("cannot open " + log.string() + ": " + std::strerror(errno));
-      if (log_fd >= 0) ::close(log_fd);
-      if (null_fd >= 0) ::close(null_fd);
       return false;
     }
     std::string header = "--- meridian demo: starting " + node.name + " at " + WallClock() + " ---\n";
     (void)!::write(log_fd, header.data(), header.size());
+    pid_t pid = Spawn(argv, log_fd);
+    ::close(log_fd);
+    if (pid < 0) return false;
+    node.pid = pid;
+    node.ready = false;
+    if (Status st = WriteFileAtomic(folder_.pid_file(node.name), std::to_string(pid) + "\n", 0644); !st.ok()) {
+      Warn(st.message());
+    }
+    return true;
+  }
 
+  // `meridian demo --workload` against this very demo (it finds the live run/demo.pid), its report
+  // on the supervisor's own output. A child process rather than a thread: the supervisor's loop
+  // stays what it is, and Ctrl-C stops the workload like any node.
+  void LaunchWorkload() {
+    workload_pid_ = Spawn({exe_, "demo", "--workload", "--data", folder_.dir.string()}, -1);
+    if (workload_pid_ < 0) workload_failed_ = true;
+  }
+
+  // fork + exec of this same binary with `argv`, stdin from /dev/null, stdout and stderr to
+  // `out_fd` (-1: the supervisor's own), in its own process group (a terminal's Ctrl-C reaches
+  // only the supervisor), SIGTERMed if the supervisor dies. The pid, or -1 after saying why.
+  pid_t Spawn(std::vector<std::string> argv, int out_fd) {
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) {
+      Warn(std::string("cannot open /dev/null: ") + std::strerror(errno));
+      return -1;
+    }
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
       Warn(std::string("fork failed: ") + std::strerror(errno));
-      ::close(log_fd);
       ::close(null_fd);
-      return false;
+      return -1;
     }
     if (pid == 0) {
       // Only async-signal-safe calls until exec: the parent may have other threads.
@@ -518,8 +605,10 @@ class Supervisor {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(127);  // the supervisor died before prctl took effect
       ::dup2(null_fd, 0);
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
+      if (out_fd >= 0) {
+        ::dup2(out_fd, 1);
+        ::dup2(out_fd, 2);
+      }
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the supervisor's blocked signals are its own
@@ -529,14 +618,8 @@ class Supervisor {
       (void)!::write(2, kFailed, sizeof kFailed - 1);
       ::_exit(127);
     }
-    ::close(log_fd);
     ::close(null_fd);
-    node.pid = pid;
-    node.ready = false;
-    if (Status st = WriteFileAtomic(folder_.pid_file(node.name), std::to_string(pid) + "\n", 0644); !st.ok()) {
-      Warn(st.message());
-    }
-    return true;
+    return pid;
   }
 
   Node* FindByPid(pid_t pid) {
@@ -553,6 +636,11 @@ class Supervisor {
       int status = 0;
       pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
+      if (pid == workload_pid_) {
+        workload_pid_ = -1;
+        workload_exit_ = status;
+        continue;
+      }
       Node* node = FindByPid(pid);
       if (node == nullptr) continue;
       node->pid = -1;
@@ -685,6 +773,8 @@ class Supervisor {
     out << "  " << ShellQuoted(Shown(exe_)) << " call --topology " << topology << " --region " << first.region
         << " ListTables\n";
     out << "  " << ShellQuoted(Shown(exe_)) << " status --topology " << topology << "\n";
+    out << "  " << ShellQuoted(Shown(exe_)) << " demo --workload --data " << ShellQuoted(Shown(folder_.dir))
+        << "    (writes in every region, shows the items arrive elsewhere)\n";
     out << "  (or export MERIDIAN_TOPOLOGY=" << ShellQuoted(fs::absolute(folder_.topology()).string())
         << " and leave out --topology; the credentials beside it sign the requests)\n";
     out << "Logs in " << Shown(folder_.log()) << "/, pids in " << Shown(folder_.run())
@@ -794,9 +884,25 @@ class Supervisor {
     return views;
   }
 
-  // "[12:00:05] us-east: leader b (term 3), 3/3 up; eu-west: no leader, 1/3 up (b down, c down)".
+  // The replication lag into region `r` (its largest over the sources it has heard from), as its
+  // ReplicationStatus says; nullopt when it does not answer within kLagTimeout or has heard from
+  // no source yet. One request to any facility: cheap enough for every status line.
+  std::optional<int64_t> LagMs(size_t r) {
+    if (r >= lag_clients_.size()) return std::nullopt;
+    Result<Response> answer = lag_clients_[r].Call(Request(ReplicationStatusRequest{}));
+    if (!answer.ok()) return std::nullopt;
+    const auto* status = std::get_if<ReplicationStatusResponse>(&answer.value());
+    if (status == nullptr || status->lag.empty()) return std::nullopt;
+    int64_t max = 0;
+    for (const ReplicationLag& lag : status->lag) max = std::max(max, lag.lag_ms);
+    return max;
+  }
+
+  // "[12:00:05] us-east: leader b (term 3), 3/3 up, lag 4 ms; eu-west: no leader, 1/3 up (b down,
+  // c down)". The lag only for regions with replicas elsewhere that answer.
   std::string StatusLine() {
     std::string line = "[" + WallClock() + "]";
+    size_t r = 0;
     for (const RegionView& v : RegionViews(ProbeAll())) {
       line += " " + v.name + ": ";
       if (!v.leader.empty()) {
@@ -812,6 +918,11 @@ class Supervisor {
         for (const auto& d : v.down) list += (list.empty() ? "" : ", ") + d;
         line += " (" + list + ")";
       }
+      // A region none of whose facilities answers would only cost the timeout.
+      if (std::optional<int64_t> lag = v.up > 0 ? LagMs(r) : std::nullopt) {
+        line += ", lag " + std::to_string(*lag) + " ms";
+      }
+      ++r;
       line += ";";
     }
     line.pop_back();
@@ -843,9 +954,19 @@ class Supervisor {
       if (int sig = WaitForSignal(std::chrono::duration_cast<std::chrono::milliseconds>(wait)); sig != 0) {
         Say(std::string("stopping (") + ::strsignal(sig) + ")");
         StopAll();
-        return kExitOk;
+        return workload_failed_ ? kExitFailed : kExitOk;
       }
       for (const auto& [node, status] : Reap()) HandleExit(*node, status);
+      if (workload_exit_) {
+        if (WIFEXITED(*workload_exit_) && WEXITSTATUS(*workload_exit_) == 0) {
+          Say("the workload is done; the demo keeps serving until Ctrl-C");
+        } else {
+          workload_failed_ = true;
+          Warn("the workload " + DescribeWaitStatus(*workload_exit_) +
+               " (its report is above); the demo keeps serving until Ctrl-C, and then exits with 1");
+        }
+        workload_exit_.reset();
+      }
       now = Clock::now();
       for (auto& node : nodes_) {
         if (!node.restart_at || now < *node.restart_at) continue;
@@ -874,13 +995,15 @@ class Supervisor {
   // SIGTERM to every node (a leader hands leadership over first), SIGKILL to those still there
   // after kStopTimeout or a second Ctrl-C, then the pid files go.
   void StopAll() {
+    // The workload first: it would only report the nodes going away as failures.
+    if (workload_pid_ > 0) ::kill(workload_pid_, SIGTERM);
     for (auto& node : nodes_) {
       node.restart_at.reset();
       if (node.pid > 0) ::kill(node.pid, SIGTERM);
     }
     auto deadline = Clock::now() + kStopTimeout;
     bool hurry = false;
-    while (Running() > 0 && Clock::now() < deadline && !hurry) {
+    while ((Running() > 0 || workload_pid_ > 0) && Clock::now() < deadline && !hurry) {
       if (int sig = WaitForSignal(100ms); sig != 0) {
         Say("second stop signal: killing the nodes that are still running");
         hurry = true;
@@ -899,15 +1022,22 @@ class Supervisor {
       ::waitpid(node.pid, &status, 0);  // SIGKILL cannot be ignored: this returns promptly
       node.pid = -1;
     }
+    if (workload_pid_ > 0) {
+      ::kill(workload_pid_, SIGKILL);
+      ::waitpid(workload_pid_, nullptr, 0);
+      workload_pid_ = -1;
+    }
+    workload_exit_.reset();  // stopped by us: not a result
     std::error_code ec;
     for (const auto& node : nodes_) fs::remove(folder_.pid_file(node.name), ec);
-    Say("stopped; the data stays in " + Shown(folder_.dir) + " (run the demo again to resume it)");
+    Say("stopped; the data stays (run the demo again on " + Shown(folder_.dir) + " to resume it)");
   }
 
   DemoFolder folder_;
   topology::Topology topology_;
   bool no_auth_;
   bool restart_;
+  bool workload_;
   sigset_t signals_;
   std::string exe_;
   std::optional<proto::FrameCredentials> frame_credentials_;
@@ -917,6 +1047,13 @@ class Supervisor {
   // Until some node answers a status request, "up" falls back to "its process runs and wrote its
   // endpoints" (a node that does not serve status at all would otherwise always look down).
   bool any_answered_ = false;
+  // One per region when there are several, for the lag in the status line.
+  std::vector<RegionClient> lag_clients_;
+  // --workload: the child running it (-1 when none), its exit status until reported, and whether
+  // it failed (the demo's exit code once stopped).
+  pid_t workload_pid_ = -1;
+  std::optional<int> workload_exit_;
+  bool workload_failed_ = false;
 };
 
 std::optional<int> IntFlag(const Args& args, const std::string& name, int lo, int hi, std::string* error) {
@@ -936,7 +1073,8 @@ std::optional<int> IntFlag(const Args& args, const std::string& name, int lo, in
 int CmdDemo(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!args.Parse(argc, argv, 2, {"regions", "data", "base-port"}, {"no-auth", "restart"}, &error)) {
+  if (!args.Parse(argc, argv, 2, {"regions", "data", "base-port", "topology"}, {"no-auth", "restart", "workload"},
+                  &error)) {
     return UsageError(error);
   }
   if (!args.positional().empty()) return UsageError("demo takes no positional arguments");
@@ -944,6 +1082,43 @@ int CmdDemo(int argc, char** argv) {
   if (!error.empty()) return UsageError(error);
   std::optional<int> base_port = IntFlag(args, "base-port", 1, 65535, &error);
   if (!error.empty()) return UsageError(error);
+  const std::optional<std::string> topology_file = args.Get("topology");
+  if (topology_file && regions) {
+    return UsageError("--topology and --regions do not go together: the file says which regions run");
+  }
+  if (topology_file && base_port) {
+    return UsageError("--topology and --base-port do not go together: the file says which ports the nodes take");
+  }
+
+  std::error_code ec;
+  DemoFolder folder{fs::absolute(args.GetOr("data", kDefaultDir), ec).lexically_normal()};
+
+  // --workload with a demo already running on DIR: run it against that demo and exit. (Before the
+  // stop signals are blocked: Ctrl-C ends this process like any client.)
+  if (args.Has("workload")) {
+    auto pid = ReadPidFile(folder.demo_pid_file());
+    if (pid && *pid != ::getpid() && IsLiveMeridian(*pid)) {
+      std::vector<std::string> ignored;
+      for (const char* flag : {"regions", "topology", "base-port", "no-auth", "restart"}) {
+        if (args.Has(flag)) ignored.push_back(std::string("--") + flag);
+      }
+      Say("a demo is running on " + Shown(folder.dir) + " (pid " + std::to_string(*pid) +
+          "): running the workload against it" +
+          (ignored.empty() ? std::string() : " (" + Join(ignored) + " ignored: the demo runs as it was started)"));
+      return RunDemoWorkload({.topology = folder.topology(), .credentials = folder.credentials()});
+    }
+  }
+
+  // FILE is checked before anything is created, so that a mistake in it leaves no trace.
+  std::optional<topology::Topology> from_file;
+  if (topology_file) {
+    Result<topology::Topology> t = TopologyFromFile(*topology_file, folder.dir);
+    if (!t.ok()) {
+      Warn(t.status().message());
+      return kExitUsage;
+    }
+    from_file = std::move(t.value());
+  }
 
   // Blocked before any thread exists (ZeroMQ starts some), so only sigtimedwait takes them.
   sigset_t signals;
@@ -954,8 +1129,6 @@ int CmdDemo(int argc, char** argv) {
   // on its next line and leave the nodes without one.
   ::signal(SIGPIPE, SIG_IGN);
 
-  std::error_code ec;
-  DemoFolder folder{fs::absolute(args.GetOr("data", kDefaultDir), ec).lexically_normal()};
   for (const fs::path& d : {folder.dir, folder.run(), folder.log()}) {
     fs::create_directories(d, ec);
     if (ec) {
@@ -979,18 +1152,37 @@ int CmdDemo(int argc, char** argv) {
   }
 
   bool created = false;
-  Result<topology::Topology> topology =
-      LoadOrCreateTopology(folder, regions, base_port.value_or(kDefaultBasePort), &created);
+  Result<topology::Topology> topology = LoadOrCreateTopology(
+      folder, regions, from_file, topology_file.value_or(""), base_port.value_or(kDefaultBasePort), &created);
   if (!topology.ok()) {
     Warn(topology.status().message());
     return kExitUsage;
   }
-  if (created) {
+  if (created && from_file) {
+    std::ostringstream out;
+    out << "meridian demo: new demo in " << Shown(folder.dir) << ": copied " << *topology_file << " to "
+        << Shown(folder.topology()) << "; the data folders are the file's (relative ones resolved against its "
+        << "folder), not under " << Shown(folder.dir) << ":\n";
+    for (const auto& region : topology->regions) {
+      for (const auto& facility : region.facilities) {
+        out << "  " << topology::ProcessName(region.name, facility.name) << "  "
+            << topology->DataPath(facility.data).string() << "\n";
+      }
+      if (region.replicator) {
+        out << "  " << topology::ReplicatorProcessName(region.name) << "  "
+            << topology->DataPath(region.replicator->data).string() << "\n";
+      }
+    }
+    std::cout << out.str() << std::flush;
+  } else if (created) {
     Say("new demo in " + Shown(folder.dir) + ": wrote " + Shown(folder.topology()));
   } else {
     Say("resuming the demo in " + Shown(folder.dir) + " (its " + Shown(folder.topology()) + ")");
     if (base_port) Say("--base-port is ignored: the ports are those of the existing topology");
-    // A port taken by something else would only show up as a node failing to bind; say it now.
+  }
+  // A port taken by something else would only show up as a node failing to bind; say it now. (A
+  // planned topology took free ones.)
+  if (!created || from_file) {
     std::vector<std::string> busy;
     for (const auto& region : topology->regions) {
       for (const auto& facility : region.facilities) {
@@ -998,17 +1190,18 @@ int CmdDemo(int argc, char** argv) {
           if (!PortIsFree(port)) busy.push_back(std::to_string(port));
         }
       }
+      if (region.replicator && !PortIsFree(region.replicator->port)) {
+        busy.push_back(std::to_string(region.replicator->port));
+      }
     }
     if (!busy.empty()) {
-      std::string list;
-      for (const auto& b : busy) list += (list.empty() ? "" : ", ") + b;
-      Warn("port(s) " + list + " of " + Shown(folder.topology()) +
-           " are in use by another program; free them (or remove the folder to plan new ports)");
+      Warn("port(s) " + Join(busy) + " of " + Shown(folder.topology()) + " are in use by another program; free them" +
+           (from_file ? "" : " (or remove the folder to plan new ports)"));
       return kExitFailed;
     }
   }
   bool generated = false;
-  if (Status st = EnsureKeys(folder, topology->regions.front().name, &generated); !st.ok()) {
+  if (Status st = EnsureKeyFiles(folder.access(), folder.credentials(), topology->regions.front().name, &generated); !st.ok()) {
     Warn(st.message());
     return kExitFailed;
   }
@@ -1023,7 +1216,8 @@ int CmdDemo(int argc, char** argv) {
 
   int rc;
   {
-    Supervisor supervisor(folder, std::move(topology.value()), args.Has("no-auth"), args.Has("restart"), signals);
+    Supervisor supervisor(folder, std::move(topology.value()), args.Has("no-auth"), args.Has("restart"),
+                          args.Has("workload"), signals);
     rc = supervisor.Run();
   }
   fs::remove(folder.demo_pid_file(), ec);

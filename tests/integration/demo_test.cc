@@ -1,8 +1,11 @@
-// Multi-process tests of `meridian demo`: a real demo supervisor with its three `meridian start`
-// children on 127.0.0.1, in a temporary folder. They check the folder layout of the operator
-// conventions, a clean stop on SIGINT (every child gone, pid files removed), that a second run on
-// the same folder resumes (same ports, same keys, same data) and that a second demo on a folder in
-// use is refused, and that --restart brings back a node that was killed. Every wait is bounded.
+// Multi-process tests of `meridian demo`: a real demo supervisor with its `meridian start` and
+// `meridian replicator` children on 127.0.0.1, in a temporary folder. They check the folder layout
+// of the operator conventions, a clean stop on SIGINT or SIGTERM (every child gone, pid files
+// removed), that a second run on the same folder resumes (same ports, same keys, same data, in
+// every region) and that a second demo on a folder in use is refused, that --restart brings back
+// a node that was killed, the workload (--workload) against a running demo and as part of one, and
+// a topology file run as given (--topology) with its usage errors. Scenarios share demo starts to
+// keep the time down. Every wait is bounded.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -114,11 +117,11 @@ class DemoTest : public ::testing::Test {
     return ready ? std::move(demo) : nullptr;
   }
 
-  // SIGINT, then checks that the demo exited 0 and took every node and pid file with it.
-  void StopDemo(ChildProcess& demo) {
+  // SIGINT (or `sig`), then checks that the demo exited 0 and took every node and pid file with it.
+  void StopDemo(ChildProcess& demo, int sig = SIGINT) {
     std::vector<pid_t> pids;
     for (const auto& f : kFacilities) pids.push_back(PidIn(Dir() / "run" / ("us-east-" + f + ".pid")));
-    demo.Signal(SIGINT);
+    demo.Signal(sig);
     EXPECT_EQ(demo.Wait(60s), 0) << ReadText(Out());
     for (pid_t pid : pids) {
       ASSERT_GT(pid, 0);
@@ -206,6 +209,13 @@ TEST_F(DemoTest, LaysOutTheFolderStopsCleanlyAndResumes) {
   EXPECT_EQ(second.exit_code, 2);
   EXPECT_TRUE(demo->running());
 
+  // The workload against this running one-region demo: nothing to replicate, but it writes and
+  // reads back.
+  CommandResult workload = RunCommand({kBinary, "demo", "--workload", "--data", Dir().string()}, "", 120s);
+  EXPECT_EQ(workload.exit_code, 0) << workload.out;
+  EXPECT_NE(workload.out.find("nothing to replicate"), std::string::npos) << workload.out;
+  EXPECT_TRUE(demo->running());
+
   // An item written through facility a's native endpoint (forwarded to the leader if a is not it).
   Client writer(ClientOptions{NativeEndpointOf("a"), 5s, creds});
   Status created = Eventually([&]() -> Status {
@@ -283,11 +293,14 @@ TEST_F(DemoTest, RestartsANodeThatWasKilled) {
   StopDemo(*demo);
 }
 
-// Issue 6's acceptance: the default demo is three regions of three facilities and a replicator
-// each; a table created in one region and given replicas with the AWS CLI (`update-table
-// --replica-updates`) shows them ACTIVE in `describe-table`, and an item written in one region is
-// read in the other two, through the client library and through the AWS CLI.
-TEST_F(DemoTest, DefaultIsThreeRegionsAndATableReplicatesAcrossThem) {
+// Issues 6 and 7's acceptance: the default demo is three regions of three facilities and a
+// replicator each; a table created in one region and given replicas with the AWS CLI
+// (`update-table --replica-updates`) shows them ACTIVE in `describe-table`, and an item written in
+// one region is read in the other two, through the client library and through the AWS CLI. The
+// workload run against the demo reports every source -> destination pair and the status line
+// shows the replication lag. Stopped with SIGTERM and started again on the same folder, the demo
+// has the item in all three regions.
+TEST_F(DemoTest, DefaultIsThreeRegionsReplicatesRunsTheWorkloadAndResumes) {
   auto demo = StartDemo({"--base-port", std::to_string(PickBasePort())});
   ASSERT_NE(demo, nullptr);
   Result<topology::Topology> t = topology::LoadTopology((Dir() / "topology.yaml").string());
@@ -338,12 +351,13 @@ TEST_F(DemoTest, DefaultIsThreeRegionsAndATableReplicatesAcrossThem) {
   put.item = Item{{"artist", AttributeValue::S("Pärt")}, {"title", AttributeValue::S("Fratres")}};
   Result<PutItemResponse> p = eu.PutItem(put);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  for (int r : {0, 2}) {
+  // Ok once `region` serves the item written above (an eventually consistent read).
+  auto fratres_in = [&](const topology::Region& region) {
     RegionClientOptions ro;
-    ro.region = t->regions[r];
+    ro.region = region;
     ro.credentials = creds;
     RegionClient client(ro);
-    Status seen = Eventually([&]() -> Status {
+    return Eventually([&]() -> Status {
       GetItemRequest get;
       get.table_name = "music";
       get.key = Item{{"artist", AttributeValue::S("Pärt")}};
@@ -352,16 +366,131 @@ TEST_F(DemoTest, DefaultIsThreeRegionsAndATableReplicatesAcrossThem) {
       if (!g->item || g->item->at("title") != AttributeValue::S("Fratres")) return Status::NotFound("not there yet");
       return Status::Ok();
     });
+  };
+  for (int r : {0, 2}) {
+    Status seen = fratres_in(t->regions[r]);
     EXPECT_TRUE(seen.ok()) << t->regions[r].name << ": " << seen.ToString();
   }
   // And with the AWS CLI in ap-south.
   auto [got, g] = aws(t->regions[2], {"get-item", "--table-name", "music", "--key", R"({"artist":{"S":"Pärt"}})"});
   EXPECT_EQ(got, 0) << g.dump();
   EXPECT_EQ(g["Item"]["title"]["S"], "Fratres") << g.dump();
-  StopDemo(*demo);
+
+  // The workload against the running demo: exit 0, every pair in the report, the same contended
+  // items everywhere; meanwhile the status line shows the lag.
+  size_t from = ReadText(Out()).size();
+  CommandResult workload = RunCommand({kBinary, "demo", "--workload", "--data", Dir().string()}, "", 180s);
+  EXPECT_EQ(workload.exit_code, 0) << workload.out;
+  for (const auto& source : t->regions) {
+    for (const auto& destination : t->regions) {
+      if (source.name == destination.name) continue;
+      std::string pair = source.name + " -> " + destination.name;
+      EXPECT_NE(workload.out.find(pair), std::string::npos) << pair << " is not in the report:\n" << workload.out;
+    }
+  }
+  EXPECT_NE(workload.out.find("conflicts resolved"), std::string::npos) << workload.out;
+  EXPECT_NE(workload.out.find("identical in us-east, eu-west, ap-south"), std::string::npos) << workload.out;
+  EXPECT_TRUE(WaitForOutput(Out(), " up, lag ", *demo, 30s, from)) << ReadText(Out()).substr(from);
+
+  StopDemo(*demo, SIGTERM);
   for (const auto& region : t->regions) {
     EXPECT_FALSE(fs::exists(Dir() / "run" / (region.name + "-replicator.pid"))) << region.name;
   }
+
+  // Started again on the same folder: the item is in every region.
+  demo = StartDemo();
+  ASSERT_NE(demo, nullptr);
+  for (const auto& region : t->regions) {
+    Status found = fratres_in(region);
+    EXPECT_TRUE(found.ok()) << region.name << " after the restart: " << found.ToString();
+  }
+  StopDemo(*demo);
+}
+
+// `--topology FILE`: a two-region file written here (free ports, relative data folders), checked
+// before anything starts (with --regions; a host that is not this machine; port 0), run with
+// --workload (which reports both directions and leaves the demo serving), its data where the file
+// says, and a later run with another file on the same folder refused.
+TEST_F(DemoTest, RunsATopologyFileWithTheWorkload) {
+  const fs::path files = tmp_.path() / "files";
+  fs::create_directories(files);
+  std::vector<uint16_t> ports = testing::FreeTcpPorts(14);
+  ASSERT_EQ(ports.size(), 14u);
+  const std::vector<std::string> regions = {"us-east", "eu-west"};
+  // `host` of eu-west/b and `native` of us-east/a make the bad files; `offset` another topology.
+  auto yaml = [&](const std::string& host, int native, int offset_ms) {
+    std::string text = "version: 1\nmax_clock_offset_ms: " + std::to_string(offset_ms) + "\nregions:\n";
+    size_t next = 0;
+    for (const auto& region : regions) {
+      text += "  - name: " + region + "\n    facilities:\n";
+      for (const auto& f : kFacilities) {
+        bool odd = region == "eu-west" && f == "b";
+        bool first = region == "us-east" && f == "a";
+        text += "      - name: " + f + "\n        host: " + (odd ? host : "127.0.0.1") +
+                "\n        native_port: " + std::to_string(first ? native : ports[next]) +
+                "\n        http_port: " + std::to_string(ports[next + 1]) + "\n        data: data/" + region + "-" + f +
+                "\n";
+        next += 2;
+      }
+      text += "    replicator:\n      host: 127.0.0.1\n      port: " + std::to_string(ports[next++]) +
+              "\n      data: data/" + region + "-replicator\n";
+    }
+    return text;
+  };
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(files / name) << text;
+    return (files / name).string();
+  };
+  const std::string good = write("two.yaml", yaml("127.0.0.1", ports[0], 500));
+  const std::string remote = write("remote.yaml", yaml("10.1.2.3", ports[0], 500));
+  const std::string port0 = write("port0.yaml", yaml("127.0.0.1", 0, 500));
+  const std::string other = write("other.yaml", yaml("127.0.0.1", ports[0], 400));
+  // stderr too: the reasons are there.
+  auto demo_command = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", kBinary, "demo", "--data",
+                                     Dir().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, "", 30s);
+  };
+
+  CommandResult both = demo_command({"--topology", good, "--regions", "2"});
+  EXPECT_EQ(both.exit_code, 2) << both.out;
+  EXPECT_NE(both.out.find("--topology and --regions"), std::string::npos) << both.out;
+  CommandResult not_local = demo_command({"--topology", remote});
+  EXPECT_EQ(not_local.exit_code, 2) << not_local.out;
+  EXPECT_NE(not_local.out.find("10.1.2.3 is not this machine"), std::string::npos) << not_local.out;
+  CommandResult zero = demo_command({"--topology", port0});
+  EXPECT_EQ(zero.exit_code, 2) << zero.out;
+  EXPECT_NE(zero.out.find("native_port is 0"), std::string::npos) << zero.out;
+  EXPECT_FALSE(fs::exists(Dir())) << "a refused file left a folder";
+
+  size_t from = ReadText(Out()).size();
+  auto demo = StartDemo({"--topology", good, "--workload"});
+  ASSERT_NE(demo, nullptr);
+  ASSERT_TRUE(WaitForOutput(Out(), "the workload is done", *demo, 180s, from)) << ReadText(Out()).substr(from);
+  std::string output = ReadText(Out()).substr(from);
+  EXPECT_NE(output.find("us-east -> eu-west"), std::string::npos) << output;
+  EXPECT_NE(output.find("eu-west -> us-east"), std::string::npos) << output;
+  EXPECT_TRUE(demo->running());
+
+  // DIR/topology.yaml is the file's, with its data folders resolved against the file's folder.
+  Result<topology::Topology> copied = topology::LoadTopology((Dir() / "topology.yaml").string());
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  ASSERT_EQ(copied->regions.size(), 2u);
+  for (const auto& region : copied->regions) {
+    for (const auto& f : region.facilities) {
+      fs::path expected = files / "data" / (region.name + "-" + f.name);
+      EXPECT_EQ(copied->DataPath(f.data), expected) << region.name << "/" << f.name;
+      EXPECT_TRUE(fs::exists(expected / "endpoints.json")) << expected;
+    }
+  }
+  EXPECT_NE(output.find((files / "data" / "eu-west-replicator").string()), std::string::npos) << output;
+  StopDemo(*demo);
+
+  // The folder now holds two.yaml's topology: another file is refused, and nothing starts.
+  CommandResult mismatch = demo_command({"--topology", other});
+  EXPECT_EQ(mismatch.exit_code, 2) << mismatch.out;
+  EXPECT_NE(mismatch.out.find("is not the topology of"), std::string::npos) << mismatch.out;
 }
 
 TEST(DemoUsageTest, RejectsBadArguments) {
