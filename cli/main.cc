@@ -3,6 +3,7 @@
 //   call               any DynamoDB operation, request and response in DynamoDB's JSON
 //   tables | create-table | delete-table | put | get | delete | query | scan   shortcuts
 //   status | admin     a topology's facilities (cli/status.cc, cli/admin.cc)
+//   compose | health   a Docker Compose deployment and its health check (cli/compose.cc, cli/health.cc)
 // Exit codes (../shared/DESIGN.md): 0 ok, 1 an API error (its JSON on stdout), 2 usage,
 // 3 unreachable or timed out.
 #include <csignal>
@@ -22,7 +23,9 @@
 #include "api/tls.h"
 #include "cli/args.h"
 #include "cli/common.h"
+#include "cli/compose.h"
 #include "cli/demo.h"
+#include "cli/health.h"
 #include "cli/region_commands.h"
 #include "meridian/client.h"
 #include "meridian/region_client.h"
@@ -51,18 +54,38 @@ Server:
       The region's replicator: ships its change stream to every other region's replicator and
       applies theirs to this region (global tables). Stateless: its cursors live in the regions.
       Creates the topology's global tables this region is first to list.
-  demo [--regions N] [--data DIR] [--base-port P] [--no-auth] [--restart]
+  demo [--regions N [--base-port P] | --topology FILE] [--data DIR] [--no-auth] [--restart]
+       [--workload]
       N local regions (default 3) of three facility nodes each on 127.0.0.1, plus a replicator
       per region when N > 1 (native ports base+10i+5), supervised; DIR
       (default ./meridian-demo) holds topology.yaml with the ports (from 7700 native, 8000 HTTP,
       or the next free block), credentials, access.yaml, run/*.pid, log/*.log and the data. A
       second run on DIR resumes it. Ctrl-C stops every node; --restart restarts nodes that exit.
+      --topology FILE runs FILE's regions instead (hosts 127.0.0.1, localhost or ::1; real
+      ports), copied to DIR/topology.yaml; the data folders stay where FILE puts them.
+      --workload: once the demo is up, a global-table workload: items written in every region,
+      their arrival elsewhere and its lag, the conflicts resolved, the final values. With a demo
+      already running on DIR it runs against that one and exits (0 when every item arrived).
   start-single-node --data DIR [--listen tcp://127.0.0.1:7700] [--workers N] [--no-sync]
                     [--http 127.0.0.1:8000] [--access FILE] [--no-auth]
                     [--tls-cert FILE --tls-key FILE | --tls-self-signed]
       Serve one node: the native protocol on --listen, DynamoDB's HTTP API on --http. Port 0
       picks a free port; the addresses are written to DIR/endpoints.json. Auth is on: keys come
       from --access FILE (default DIR/access.yaml, generated with DIR/credentials on first start).
+
+Deployment:
+  compose --topology FILE --out DIR/NAME.yml [--image IMG] [--publish-host H] [--publish-base P]
+      Render the topology as a Docker Compose deployment: a service per facility
+      (<region>-<facility>) and per replicator (<region>-replicator), a network per region plus
+      inter-region, a volume each, health checks, restart: unless-stopped, each facility's HTTP
+      port published on H (default 127.0.0.1) at its `publish` port, else P+10*region+facility
+      with --publish-base, else its HTTP port. Writes NAME.yml, NAME.topology.yaml (container
+      addresses) and, when missing, the keys NAME.credentials and NAME.access.yaml in DIR, all
+      mounted in every container under /etc/meridian/. IMG default meridian:local.
+  health URL [--timeout-ms N]
+      Exit 0 when URL is healthy, 3 when not within N ms (default 2000): http(s)://HOST:PORT/PATH
+      answers GET with a 2xx (https unverified), tcp://HOST:PORT accepts a connection. The
+      containers' health check.
 
 Requests (DynamoDB's JSON in and out):
   call OPERATION ['REQUEST_JSON' | --input FILE | --input -]
@@ -82,8 +105,10 @@ Options for requests:
                                send to a region (default: the file's first region) through the
                                region-aware client: writes, table operations and --consistent
                                reads to its leader, other reads to any facility, retried with
-                               backoff within --timeout-ms. Default: $MERIDIAN_TOPOLOGY when set
-                               (and no --endpoint or --data), else one node as below
+                               backoff within --timeout-ms. The topology: --topology FILE, else
+                               $MERIDIAN_TOPOLOGY, else /etc/meridian/topology.yaml; used when
+                               --topology or --region is given or $MERIDIAN_TOPOLOGY is set (and
+                               no --endpoint or --data), else one node as below
   --endpoint tcp://HOST:PORT   one node (default: $MERIDIAN_ENDPOINT, else DIR/endpoints.json of
                                --data DIR or ./meridian-data, else tcp://127.0.0.1:7700)
   --data DIR                   find the endpoint in DIR/endpoints.json
@@ -189,7 +214,7 @@ int TimeoutFrom(const Args& args, std::optional<std::chrono::milliseconds>* time
 // The node's address, credentials and timeout from the request options; a usage exit code on a
 // bad option.
 int ClientOptionsFrom(const Args& args, ClientOptions* options) {
-  if (args.Has("region")) return UsageError("--region goes with --topology FILE");
+  if (args.Has("region")) return UsageError("--region names a region of a topology: not with --endpoint or --data");
   options->endpoint = ResolveEndpoint(args);
   std::string credentials_error;
   options->credentials = ResolveCredentials(args, &credentials_error);
@@ -252,7 +277,9 @@ int RequestTargetFrom(const Args& args, RequestTarget* target) {
   const bool single_node = args.Has("endpoint") || args.Has("data");
   if (args.Has("topology") && single_node) return UsageError("--topology excludes --endpoint and --data");
   const char* env = std::getenv(std::string(topology::kTopologyEnvVar).c_str());
-  if (args.Has("topology") || (!single_node && env && *env)) {
+  // --region names a region of a topology, so it implies the topology lookup (down to
+  // /etc/meridian/topology.yaml, where `meridian compose` mounts it in every container).
+  if (args.Has("topology") || (!single_node && (args.Has("region") || (env && *env)))) {
     RegionCommandContext context;
     if (int rc = RegionContextFrom(args, &context); rc != kExitOk) return rc;
     target->region = std::make_unique<RegionClient>(RegionClientOptionsFrom(context, std::chrono::milliseconds(10000)));
@@ -546,8 +573,8 @@ int CmdStartSingleNode(int argc, char** argv) {
 
   nlohmann::json endpoints = {{"native", server.endpoint()}, {"pid", ::getpid()}};
   if (http) endpoints["http"] = http->endpoint();
-  if (!WriteFileAtomically(dir / "endpoints.json", endpoints.dump() + "\n") ||
-      !WriteFileAtomically(dir / "run" / "single-node.pid", std::to_string(::getpid()) + "\n")) {
+  if (!WriteFileAtomic(dir / "endpoints.json", endpoints.dump() + "\n").ok() ||
+      !WriteFileAtomic(dir / "run" / "single-node.pid", std::to_string(::getpid()) + "\n").ok()) {
     std::cerr << "meridian: cannot write " << (dir / "endpoints.json") << "\n";
     return 1;
   }
@@ -607,6 +634,8 @@ int Main(int argc, char** argv) {
   if (command == "start") return CmdStart(argc, argv);
   if (command == "replicator") return CmdReplicator(argc, argv);
   if (command == "demo") return CmdDemo(argc, argv);
+  if (command == "compose") return CmdCompose(argc, argv);
+  if (command == "health") return CmdHealth(argc, argv);
 
   Args args;
   std::string error;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include "client/testing/fake_node.h"
 #include "tests/integration/process.h"
+#include "topology/topology.h"
 
 namespace meridian {
 namespace {
@@ -316,6 +318,19 @@ TEST_F(RegionCliTest, AdminSendsToTheLeader) {
   ASSERT_EQ(r.exit_code, 1) << r.out;
   j = nlohmann::json::parse(r.out);
   EXPECT_NE(j["__type"].get<std::string>().find("AccessDeniedException"), std::string::npos) << r.out;
+}
+
+// --region alone implies the topology lookup down to /etc/meridian/topology.yaml (where
+// `meridian compose` mounts it), rather than falling back to a single node.
+TEST_F(RegionCliTest, RegionAloneLooksUpTheDefaultTopology) {
+  if (std::filesystem::exists(topology::kDefaultTopologyPath)) GTEST_SKIP() << "this machine has /etc/meridian/topology.yaml";
+  // stderr is where usage errors go; RunCommand captures stdout only.
+  testing::CommandResult r = RunCommand(
+      {"/bin/sh", "-c", std::string(MERIDIAN_BINARY) + " put t '" + kItem + "' --region us-east 2>&1"}, "",
+      std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(std::string(topology::kDefaultTopologyPath)), std::string::npos) << r.out;
+  for (size_t i = 0; i < nodes_.size(); ++i) EXPECT_TRUE(node(i).requests().empty()) << i;
 }
 
 TEST_F(RegionCliTest, UnreachableRegionExitsThree) {
