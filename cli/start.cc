@@ -6,6 +6,8 @@
 // its own frames to its peers with the `meridian` profile of the credentials file beside it.
 // SIGTERM/SIGINT: a leader hands leadership to the most up-to-date follower first, then the node
 // stops; SIGKILL loses nothing acknowledged (every acknowledged write is fsync'd on two of three).
+// Test-only fault hooks for the chaos suite (--clock-offset-ms, --fail-fsync-file and the
+// MERIDIAN_TEST_PLANT environment variable) are described in region/fault_hooks.h.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include "meridian/client.h"
 #include "proto/node.h"
 #include "region/conflict_log.h"
+#include "region/fault_hooks.h"
 #include "region/node_server.h"
 #include "region/region_backend.h"
 #include "region/replica.h"
@@ -67,7 +70,7 @@ int CmdStart(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv, 2,
                   {"topology", "region", "facility", "workers", "access", "credentials", "snapshot-entries",
-                   "tick-ms", "election-ticks"},
+                   "tick-ms", "election-ticks", "clock-offset-ms", "fail-fsync-file"},
                   {"no-auth", "join"}, &error)) {
     return UsageError(error);
   }
@@ -89,6 +92,27 @@ int CmdStart(int argc, char** argv) {
     return UsageError("no facility '" + *facility_name + "' in region " + *region_name + " of " + topology_path);
   }
   const topology::Facility& facility = region->facilities[index];
+
+  // Test hooks, read once here (region/fault_hooks.h); each component gets only its own setting.
+  region::FaultHooks hooks;
+  if (args.Has("clock-offset-ms")) {
+    // A day is more than any scenario needs, and keeps the shifted time far from overflowing.
+    constexpr int64_t kMaxOffsetMs = 24 * 3600 * 1000;
+    std::optional<int64_t> offset = IntArg(args, "clock-offset-ms");
+    if (!offset || *offset < -kMaxOffsetMs || *offset > kMaxOffsetMs) {
+      return UsageError("--clock-offset-ms takes an integer number of milliseconds within a day either way");
+    }
+    hooks.clock_offset_ms = *offset;
+  }
+  if (auto path = args.Get("fail-fsync-file")) {
+    if (path->empty()) return UsageError("--fail-fsync-file needs a path");
+    hooks.fail_fsync_file = std::filesystem::absolute(*path).string();
+  }
+  Result<region::PlantedBugs> plants = region::PlantedBugsFromEnvironment();
+  if (!plants.ok()) return UsageError(plants.status().message());
+  hooks.plants = plants.value();
+  for (const std::string& warning : region::FaultHookWarnings(hooks)) std::cerr << warning << "\n";
+  std::cerr << std::flush;
   if (facility.native_port == 0 || facility.http_port == 0) {
     return UsageError("facility " + *facility_name + " needs real native_port and http_port in " + topology_path +
                       " (the nodes of a region find each other by them)");
@@ -132,6 +156,14 @@ int CmdStart(int argc, char** argv) {
   // rotated, in the facility's data folder (the count and the recent ones are replicated state).
   auto conflict_log = std::make_shared<ConflictLog>(dir);
   engine_options.on_conflict = [conflict_log](const ConflictRecord& c) { conflict_log->Append(c); };
+  if (hooks.clock_offset_ms != 0) {
+    engine_options.clock_ms = [offset = hooks.clock_offset_ms] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count() + offset;
+    };
+  }
+  if (!hooks.fail_fsync_file.empty()) engine_options.env = region::NewFailFsyncEnv(hooks.fail_fsync_file);
+  engine_options.plant_no_lww = hooks.plants.no_lww;
   Result<std::unique_ptr<Engine>> engine = Engine::Open((dir / "db").string(), engine_options);
   if (!engine.ok()) {
     std::cerr << "meridian: cannot open the data in " << dir << ": " << engine.status().ToString() << "\n";
@@ -147,6 +179,8 @@ int CmdStart(int argc, char** argv) {
   replica_options.join = join;
   replica_options.access = access ? &*access : nullptr;
   replica_options.credentials = credentials;
+  replica_options.clock_offset_ms = hooks.clock_offset_ms;
+  replica_options.plant_ack_before_commit = hooks.plants.ack_before_commit;
   if (auto n = IntArg(args, "snapshot-entries")) replica_options.snapshot_entries = std::max<int64_t>(*n, 1);
   if (auto n = IntArg(args, "tick-ms")) replica_options.tick_ms = static_cast<int>(std::clamp<int64_t>(*n, 1, 1000));
   if (auto n = IntArg(args, "election-ticks")) replica_options.election_tick = static_cast<int>(std::clamp<int64_t>(*n, 5, 1000));
@@ -155,7 +189,9 @@ int CmdStart(int argc, char** argv) {
     std::cerr << "meridian: " << st.message() << "\n";
     return 1;
   }
-  region::RegionBackend backend(engine.value().get(), &replica, access ? &*access : nullptr);
+  region::RegionBackendOptions backend_options;
+  backend_options.plant_follower_strong_read = hooks.plants.follower_strong_read;
+  region::RegionBackend backend(engine.value().get(), &replica, access ? &*access : nullptr, backend_options);
 
   RequestExecutorOptions executor_options;
   executor_options.access = access ? &*access : nullptr;

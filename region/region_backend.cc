@@ -21,6 +21,12 @@ bool IsNotLeader(const Status& st) {
           st.message().rfind("leadership is being transferred", 0) == 0);
 }
 
+// The client reads that ConsistentRead applies to (not the replicator's reads of the stream).
+bool IsItemRead(Operation op) {
+  return op == Operation::kGetItem || op == Operation::kQuery || op == Operation::kScan ||
+         op == Operation::kBatchGetItem;
+}
+
 }  // namespace
 
 bool NeedsLeader(const Request& request) {
@@ -28,8 +34,8 @@ bool NeedsLeader(const Request& request) {
 }
 
 RegionBackend::RegionBackend(Engine* engine, Replica* replica, const api::AccessStore* access,
-                             std::chrono::milliseconds deadline)
-    : engine_(engine), replica_(replica), access_(access), deadline_(deadline) {}
+                             RegionBackendOptions options)
+    : engine_(engine), replica_(replica), access_(access), options_(options) {}
 
 Result<Response> RegionBackend::Forward(const std::string& endpoint, const RequestContext& ctx,
                                         const Request& request, std::chrono::milliseconds timeout) {
@@ -64,11 +70,14 @@ Result<Response> RegionBackend::Execute(const RequestContext& ctx, const Request
   if (!NeedsLeader(request)) return engine_->Execute(request);
   Operation op = OperationOf(request);
   bool write = IsWriteOperation(op);
+  if (options_.plant_follower_strong_read && IsItemRead(op) && !replica_->IsLeader()) {
+    return engine_->Execute(request);  // the planted bug: no ReadIndex, no leader
+  }
   std::string key;
   if (write && !ctx.request_id.empty()) {
     key = ctx.principal.value_or("") + '\n' + std::to_string(static_cast<int>(op)) + '\n' + ctx.request_id;
   }
-  auto deadline = Clock::now() + deadline_;
+  auto deadline = Clock::now() + options_.deadline;
   Status last = Status(ErrorCode::kServiceUnavailable, "no leader");
   // An election takes a few hundred milliseconds; a region that has had no leader for longer than
   // this has lost its quorum (or this node is cut off), and the caller hears so at once rather than

@@ -31,11 +31,18 @@ namespace meridian::region {
 // Whether the request must be served by the leader.
 bool NeedsLeader(const Request& request);
 
+struct RegionBackendOptions {
+  // How long a request that needs the leader may wait for one (then ServiceUnavailable).
+  std::chrono::milliseconds deadline{8000};
+  // PLANTED BUG for the chaos suite's self-test (region/fault_hooks.h): a follower serves the
+  // ConsistentRead of GetItem, Query, Scan and BatchGetItem from its own state.
+  bool plant_follower_strong_read = false;
+};
+
 class RegionBackend {
  public:
   // All must outlive the backend. `access` is null when auth is off.
-  RegionBackend(Engine* engine, Replica* replica, const api::AccessStore* access,
-                std::chrono::milliseconds deadline = std::chrono::milliseconds(8000));
+  RegionBackend(Engine* engine, Replica* replica, const api::AccessStore* access, RegionBackendOptions options = {});
 
   Result<Response> Execute(const RequestContext& ctx, const Request& request);
 
@@ -50,7 +57,7 @@ class RegionBackend {
   Engine* engine_;
   Replica* replica_;
   const api::AccessStore* access_;
-  std::chrono::milliseconds deadline_;
+  RegionBackendOptions options_;
 };
 
 }  // namespace meridian::region

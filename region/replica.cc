@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -79,6 +80,19 @@ UnpackedWrite UnpackWrite(std::string_view data) {
 
 Status Unavailable(const std::string& message) { return Status(ErrorCode::kServiceUnavailable, message); }
 
+// The answer an item write gets under the planted bug ack-before-commit: success with nothing in
+// it, since the real answer exists only once the entry is applied. nullopt for the other writes
+// (tables, replication), which keep the honest path so that a harness can still set itself up.
+std::optional<Response> EarlyAnswer(Operation op) {
+  switch (op) {
+    case Operation::kPutItem: return PutItemResponse{};
+    case Operation::kUpdateItem: return UpdateItemResponse{};
+    case Operation::kDeleteItem: return DeleteItemResponse{};
+    case Operation::kBatchWriteItem: return BatchWriteItemResponse{};
+    default: return std::nullopt;
+  }
+}
+
 const char* RoleString(raft::Role role) {
   switch (role) {
     case raft::Role::kLeader: return "leader";
@@ -103,6 +117,7 @@ struct Replica::Impl {
   struct Proposal {
     std::string payload;
     std::shared_ptr<std::promise<Result<Response>>> done;
+    std::optional<Response> early_answer;  // the planted bug ack-before-commit only
   };
   struct ConfRequest {
     raft::ConfChange change;
@@ -132,6 +147,7 @@ struct Replica::Impl {
     raft::Term term;
     std::shared_ptr<std::promise<Result<Response>>> done;
     std::shared_ptr<std::promise<Status>> conf_done;
+    std::optional<Response> early_answer;  // the planted bug ack-before-commit only
   };
   std::map<uint64_t, PendingWrite> pending;  // by log index
   uint64_t next_read_context = 0;
@@ -281,10 +297,20 @@ struct Replica::Impl {
 
   [[noreturn]] void Fatal(const char* what, const Status& st) {
     // A node that cannot write its disk must stop rather than acknowledge anything more: the
-    // facility is lost, and the region goes on with the other two.
-    std::fprintf(stderr, "replica: fatal: %s: %s\n", what, st.ToString().c_str());
+    // facility is lost, and the region goes on with the other two. Never retry a failed fsync
+    // (PostgreSQL's "fsyncgate"): the kernel may have dropped the dirty pages it could not write
+    // and report the next fsync as a success. Nothing the failed write held was acknowledged
+    // (messages and answers leave only after the write); a restart recovers from what the Raft
+    // log really holds, and the leader sends the rest. _exit: no destructor may run (or block)
+    // on state that can no longer be written.
+    std::fprintf(stderr,
+                 "meridian: fatal: %s: %s\n"
+                 "meridian: this node stops (exit %d) rather than acknowledge anything more: a write, sync or read "
+                 "of its state failed, and a failed sync is never retried. Nothing it had not made durable was "
+                 "acknowledged; restart it once the disk is healthy and it recovers from its Raft log.\n",
+                 what, st.ToString().c_str(), kExitDiskFailed);
     std::fflush(stderr);
-    std::abort();
+    ::_exit(kExitDiskFailed);
   }
 
   // ---- apply ----
@@ -354,6 +380,17 @@ struct Replica::Impl {
     pending.clear();
   }
 
+  // The planted bug ack-before-commit: the leader answers its item writes now that they are in its
+  // own log, before a majority has them; Apply finds no caller waiting any more.
+  void AnswerBeforeCommit(const raft::Ready& rd) {
+    for (const raft::Entry& e : rd.entries) {
+      auto it = pending.find(e.index.value);
+      if (it == pending.end() || !it->second.done || !it->second.early_answer) continue;
+      it->second.done->set_value(std::move(*it->second.early_answer));
+      it->second.done = nullptr;
+    }
+  }
+
   void ReleaseReads() {
     while (!reads_waiting_apply.empty() && reads_waiting_apply.begin()->first <= state_applied.value) {
       reads_waiting_apply.begin()->second->set_value(Status::Ok());
@@ -369,6 +406,7 @@ struct Replica::Impl {
       Status st = storage->Persist(rd);
       if (!st.ok()) Fatal("persisting the Raft log", st);
     }
+    if (options.plant_ack_before_commit) AnswerBeforeCommit(rd);
     // Only now, with the log and the vote durable, may messages leave (thesis §3.8).
     std::map<uint64_t, std::vector<raft::Message>> by_peer;
     for (raft::Message& m : rd.messages) {
@@ -462,7 +500,7 @@ struct Replica::Impl {
       for (Proposal& p : props) {
         raft::ProposeStatus st = raft->Propose(std::move(p.payload));
         if (st.ok()) {
-          pending[st.index().value] = PendingWrite{st.term(), std::move(p.done), nullptr};
+          pending[st.index().value] = PendingWrite{st.term(), std::move(p.done), nullptr, std::move(p.early_answer)};
         } else {
           p.done->set_value(ProposeError(st));
         }
@@ -470,7 +508,7 @@ struct Replica::Impl {
       for (ConfRequest& c : confs) {
         raft::ProposeStatus st = raft->ProposeConfChange(c.change);
         if (st.ok()) {
-          pending[st.index().value] = PendingWrite{st.term(), nullptr, std::move(c.done)};
+          pending[st.index().value] = PendingWrite{st.term(), nullptr, std::move(c.done), std::nullopt};
         } else {
           c.done->set_value(ProposeError(st));
         }
@@ -626,7 +664,9 @@ Result<Response> Replica::Write(const std::string& key, const Request& request, 
       return Unavailable("not the leader");
     }
     if (m.proposals.size() >= m.options.max_queued_proposals) return Unavailable("too many queued writes; retry later");
-    m.proposals.push_back({PackWrite(key, WallMs(), request), done});
+    std::optional<Response> early_answer;
+    if (m.options.plant_ack_before_commit) early_answer = EarlyAnswer(OperationOf(request));
+    m.proposals.push_back({PackWrite(key, WallMs() + m.options.clock_offset_ms, request), done, std::move(early_answer)});
   }
   m.wake.notify_one();
   return WaitFor(f, deadline, "the write");

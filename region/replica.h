@@ -80,7 +80,16 @@ struct ReplicaOptions {
   // Proposals waiting for the loop: more are refused with ServiceUnavailable (back-pressure).
   size_t max_queued_proposals = 10000;
   uint64_t seed = 0;  // election-timeout randomness; 0: from the node id and the clock
+  // Test hooks (region/fault_hooks.h), off by default: added to the wall-clock time this node
+  // stamps on the entries it proposes as leader; the planted bug ack-before-commit.
+  int64_t clock_offset_ms = 0;
+  bool plant_ack_before_commit = false;
 };
+
+// The exit status of a node that stopped because a write, sync or read of its state failed
+// (sysexits' EX_IOERR): it acknowledged nothing the failed write held, and restarted on a healthy
+// disk it recovers from its Raft log.
+inline constexpr int kExitDiskFailed = 74;
 
 class Replica {
  public:

@@ -2149,7 +2149,13 @@ struct Engine::Impl {
     }
     remote.value = c.image;
     remote.version = ToConflict(c.version);
-    conflict::MergeResult<Item> m = conflict::Merge(local, remote);
+    conflict::MergeResult<Item> m;
+    if (options.plant_no_lww) {
+      m.state = remote;  // the planted bug: whatever arrives wins
+      m.outcome = conflict::MergeOutcome::kApplied;
+    } else {
+      m = conflict::Merge(local, remote);
+    }
     switch (m.outcome) {
       case conflict::MergeOutcome::kDropped:
         ++out.dropped;
@@ -3138,6 +3144,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
     impl->write_options.sync = options.sync;
 
     rocksdb::DBOptions db_options;
+    if (options.env) db_options.env = options.env.get();  // kept alive by impl->options
     db_options.create_if_missing = true;
     // Column families added since a data folder was created ("region") are created on open.
     db_options.create_missing_column_families = true;

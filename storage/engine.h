@@ -54,6 +54,7 @@ class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
 class Snapshot;
+class Env;
 }  // namespace rocksdb
 
 namespace meridian {
@@ -129,6 +130,13 @@ struct EngineOptions {
   // Called on the apply path for each write lost to conflict resolution, after the engine has
   // added its writes to the batch (the node appends it to its conflict log). May be empty.
   std::function<void(const ConflictRecord&)> on_conflict;
+
+  // Test hooks (region/fault_hooks.h); off by default. The RocksDB environment (null: RocksDB's
+  // default), e.g. one whose syncs fail; the engine keeps it alive until its database is closed.
+  std::shared_ptr<rocksdb::Env> env;
+  // PLANTED BUG for the chaos suite's self-test: ReplicationApply lets every incoming item
+  // version replace the local one, without the conflict rule.
+  bool plant_no_lww = false;
 };
 
 class Engine {
