@@ -34,8 +34,12 @@ ConnectionWatch::ConnectionWatch(zmq::socket_t& socket) : watched_(&socket) {
 }
 
 ConnectionWatch::~ConnectionWatch() {
-  pair_.reset();
+  // Stop the monitor before closing its reader: libzmq's IO thread sends each event with a
+  // blocking send while holding the socket's monitor mutex, and a PAIR without its peer blocks,
+  // so an event emitted after the reader closed would wedge the IO thread and with it this
+  // zmq_socket_monitor call (seen as a `meridian start` stuck in its startup probe).
   (void)zmq_socket_monitor(watched_->handle(), nullptr, 0);
+  pair_.reset();
 }
 
 bool ConnectionWatch::Drain() {
