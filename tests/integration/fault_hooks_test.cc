@@ -33,6 +33,7 @@
 #include "meridian/client.h"
 #include "meridian/region_client.h"
 #include "proto/node.h"
+#include "tests/integration/load_writer.h"
 #include "tests/integration/process.h"
 #include "topology/topology.h"
 
@@ -48,7 +49,7 @@ using testing::TempDir;
 
 const std::string kBinary = MERIDIAN_BINARY;
 const std::string kRegion = "us-east-1";
-const std::string kTable = "load";
+const std::string& kTable = testing::kLoadTable;  // the table LoadWriter writes
 constexpr int kNodes = 3;
 const char* const kFacilityNames[kNodes] = {"a", "b", "c"};
 // region/replica.h, kExitDiskFailed (the test does not link the runtime).
@@ -60,10 +61,11 @@ constexpr auto kLeaderWait = 30s;
 constexpr auto kProgressWait = 30s;
 constexpr auto kCatchUpWait = 60s;
 constexpr auto kExitWait = 30s;  // a node whose fsync fails stops at its next synced write
-constexpr uint64_t kMaxWrites = 200'000;
 
-std::string KeyOf(uint64_t i) { return "k" + std::to_string(i); }
-std::string ValueOf(uint64_t i) { return "v" + std::to_string(i); }
+using testing::KeyOf;
+using testing::LoadWriter;
+using testing::MissingKeys;
+using testing::ValueOf;
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -94,107 +96,7 @@ CreateTableRequest NewTable(const std::string& name) {
   return create;
 }
 
-// One writer thread: PutItem of distinct keys through a RegionClient, recording the acknowledged.
-class LoadWriter {
- public:
-  LoadWriter(topology::Region region, uint64_t seed) : region_(std::move(region)), seed_(seed) {}
-  ~LoadWriter() { Stop(); }
 
-  void Start() {
-    std::cerr << "[ load ] writer RegionClient seed " << seed_ << "\n";
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  uint64_t acked() const { return acked_count_.load(); }
-  bool WaitForAcks(uint64_t n, std::chrono::milliseconds timeout) const {
-    auto deadline = Clock::now() + timeout;
-    while (acked() < n) {
-      if (Clock::now() > deadline || finished_) return acked() >= n;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-  std::vector<uint64_t> AckedKeys() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::string Summary() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::ostringstream out;
-    out << sent_ << " writes sent, " << acked_.size() << " acknowledged, " << failed_ << " failed";
-    if (!last_failure_.empty()) out << " (last: " << last_failure_ << ")";
-    return out.str();
-  }
-
- private:
-  void Run() {
-    RegionClientOptions options;
-    options.region = region_;
-    options.seed = seed_;
-    RegionClient client(std::move(options));
-    for (uint64_t i = 0; !stop_ && i < kMaxWrites; ++i) {
-      Result<PutItemResponse> r = client.PutItem(Put(KeyOf(i), ValueOf(i)));
-      std::lock_guard<std::mutex> lock(mu_);
-      ++sent_;
-      if (r.ok()) {
-        acked_.push_back(i);
-        acked_count_ = acked_.size();
-      } else {
-        ++failed_;
-        last_failure_ = r.status().ToString();
-      }
-    }
-    finished_ = true;
-  }
-
-  topology::Region region_;
-  uint64_t seed_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> finished_{false};
-  std::atomic<uint64_t> acked_count_{0};
-  mutable std::mutex mu_;
-  uint64_t sent_ = 0;         // guarded by mu_
-  uint64_t failed_ = 0;       // guarded by mu_
-  std::string last_failure_;  // guarded by mu_
-  std::vector<uint64_t> acked_;  // guarded by mu_
-};
-
-// Each of `keys` read back (BatchGetItem, 100 a request) through `client`: what is missing or wrong.
-template <typename AnyClient>
-std::vector<std::string> MissingKeys(AnyClient& client, const std::vector<uint64_t>& keys, bool consistent) {
-  std::vector<std::string> problems;
-  for (size_t start = 0; start < keys.size(); start += 100) {
-    std::map<std::string, uint64_t> wanted;
-    BatchGetItemRequest get;
-    KeysAndAttributes& ka = get.request_items[kTable];
-    ka.consistent_read = consistent;
-    for (size_t j = start; j < std::min(keys.size(), start + 100); ++j) {
-      ka.keys.push_back(Item{{"pk", AttributeValue::S(KeyOf(keys[j]))}});
-      wanted[KeyOf(keys[j])] = keys[j];
-    }
-    for (int round = 0; round < 20 && !get.request_items.empty(); ++round) {
-      Result<BatchGetItemResponse> r = client.BatchGetItem(get);
-      if (!r.ok()) {
-        problems.push_back("BatchGetItem failed: " + r.status().ToString());
-        return problems;
-      }
-      for (const Item& item : r->responses[kTable]) {
-        auto w = wanted.find(item.at("pk").s());
-        if (w == wanted.end()) continue;
-        auto v = item.find("v");
-        if (v == item.end() || v->second.s() != ValueOf(w->second)) problems.push_back(w->first + " has a wrong value");
-        wanted.erase(w);
-      }
-      get.request_items = r->unprocessed_keys;
-    }
-    for (const auto& [key, i] : wanted) problems.push_back(key + " missing");
-  }
-  return problems;
-}
 
 std::string Head(const std::vector<std::string>& lines, size_t n = 10) {
   std::string out;
@@ -374,7 +276,7 @@ class FaultHooksTest : public ::testing::Test {
   }
 
   void StartLoad(uint64_t seed) {
-    writer_ = std::make_unique<LoadWriter>(region_, seed);
+    writer_ = std::make_unique<LoadWriter>(region_, std::nullopt, seed);
     writer_->Start();
   }
   void ExpectProgress(uint64_t more, const std::string& when) {
