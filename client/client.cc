@@ -11,6 +11,7 @@
 
 #include "client/zmq_support.h"
 #include "proto/frame.h"
+#include "proto/socket_options.h"
 
 namespace meridian {
 
@@ -159,6 +160,7 @@ struct Client::Impl {
     socket->set(zmq::sockopt::sndhwm, 100);
     socket->set(zmq::sockopt::rcvhwm, 100);
     socket->set(zmq::sockopt::maxmsgsize, proto::kSocketMaxMessageBytes);
+    proto::SetConnectionLiveness(*socket);
     if (options.fail_fast) watch = std::make_unique<client_internal::ConnectionWatch>(*socket);
     socket->connect(options.endpoint);
   }

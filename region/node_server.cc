@@ -6,6 +6,7 @@
 
 #include "proto/frame.h"
 #include "proto/node.h"
+#include "proto/socket_options.h"
 
 namespace meridian {
 
@@ -35,6 +36,7 @@ Status NodeServer::Start() {
     s.frontend.set(zmq::sockopt::rcvhwm, options_.socket_hwm);
     s.frontend.set(zmq::sockopt::router_mandatory, 1);
     s.frontend.set(zmq::sockopt::maxmsgsize, proto::kSocketMaxMessageBytes);
+    proto::SetConnectionLiveness(s.frontend);
     s.frontend.bind(options_.listen);
     endpoint_ = s.frontend.get(zmq::sockopt::last_endpoint);
 

@@ -21,6 +21,7 @@
 
 #include <meridian/client.h>
 
+#include "proto/socket_options.h"
 #include "region/raft_codec.h"
 #include "region/raft_storage.h"
 
@@ -187,6 +188,7 @@ struct Replica::Impl {
       s.set(zmq::sockopt::linger, 0);
       s.set(zmq::sockopt::sndhwm, options.socket_hwm);
       s.set(zmq::sockopt::immediate, 1);  // nothing queues for a peer that is down
+      proto::SetConnectionLiveness(s);
       s.connect(endpoint);
       it = peers.emplace(to, std::move(s)).first;
     }

@@ -9,6 +9,7 @@
 
 #include "meridian/region_client.h"
 #include "proto/frame.h"
+#include "proto/socket_options.h"
 
 namespace meridian::replicator {
 namespace {
@@ -49,6 +50,7 @@ void SetCommonOptions(zmq::socket_t& s, int hwm) {
   s.set(zmq::sockopt::sndhwm, hwm);
   s.set(zmq::sockopt::rcvhwm, hwm);
   s.set(zmq::sockopt::maxmsgsize, proto::kSocketMaxMessageBytes);
+  proto::SetConnectionLiveness(s);
 }
 
 RegionClientOptions RegionOptions(const topology::Region& region, const std::optional<Credentials>& credentials,
