@@ -1597,6 +1597,17 @@ struct Engine::Impl {
     return std::optional<global::VersionRecord>(std::move(rec));
   }
 
+  // The last change key trimmed from the stream, or "" when none was. Every read of the stream
+  // seeks at or above it, never to its first key: trimmed records leave point tombstones that
+  // stay until a compaction drops them, and an iterator from the first key would step over each
+  // one, so a read would cost the whole trimmed history.
+  Result<std::string> StreamTrimmed(const rocksdb::ReadOptions& ro = rocksdb::ReadOptions()) {
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kRegion, global::kTrimmedKey, ro));
+    if (!v) return std::string();
+    if (v->size() != ChangeKey(0, 0).size()) return Status::Internal("region state: bad value under trimmed");
+    return std::move(*v);
+  }
+
   Result<global::VersionFloor> ReadFloor(uint64_t table_id) {
     MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> v, ReadRaw(Cf::kRegion, global::FloorKey(table_id)));
     if (!v) return global::VersionFloor();
@@ -1612,9 +1623,23 @@ struct Engine::Impl {
   }
 
   // The keys and values under `prefix`, at most `limit` of them.
+  // The smallest key above every key that starts with `prefix` ("" when there is none).
+  static std::string PrefixEnd(std::string prefix) {
+    while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+    if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+    return prefix;
+  }
+
+  // Bounded above by the prefix's end: without the bound, the step past the prefix's last key
+  // would walk over every deleted key that follows (point tombstones of trimmed, purged or
+  // replaced state stay until a compaction drops them) to the next live one.
   Result<KeyValues> ScanPrefix(Cf which, const std::string& prefix, const rocksdb::ReadOptions& ro, size_t limit) {
     KeyValues out;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(which)));
+    std::string end = PrefixEnd(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions bounded = ro;
+    if (!end.empty()) bounded.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(bounded, Handle(which)));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
       out.emplace_back(it->key().ToString(), it->value().ToString());
     }
@@ -2063,6 +2088,7 @@ struct Engine::Impl {
     uint64_t next_table_id = 1;
     std::map<std::string, StagedItem> items;  // by item key
     std::set<std::string> deleted_tombs;      // tombstone index keys this batch deletes
+    std::map<std::string, uint64_t> tombs_added;  // origin -> lowest seq of index entries this batch adds
     ReplicationView view;
     std::vector<ConflictRecord> conflicts;
     ReplicationApplyResponse* out = nullptr;
@@ -2096,6 +2122,8 @@ struct Engine::Impl {
       MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, tomb, "")));
       w.tombstone_delta += 1;
       ctx.deleted_tombs.erase(tomb);
+      auto [added, first] = ctx.tombs_added.emplace(now.version->version.origin, now.version->origin_seq);
+      if (!first) added->second = std::min(added->second, now.version->origin_seq);
     }
     size_t old_size = old.image ? ItemSize(*old.image) : 0;
     size_t new_size = now.image ? ItemSize(*now.image) : 0;
@@ -2564,8 +2592,9 @@ struct Engine::Impl {
     std::optional<std::string> last_trimmed;
     int64_t trimmed = 0;
     {
+      MERIDIAN_ASSIGN_OR_RETURN(std::string start, StreamTrimmed());
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), Handle(Cf::kChanges)));
-      for (it->SeekToFirst(); it->Valid() && trimmed < kTrimPerCall; it->Next()) {
+      for (it->Seek(start); it->Valid() && trimmed < kTrimPerCall; it->Next()) {
         MERIDIAN_ASSIGN_OR_RETURN(ChangeRecord c, DecodeChange(it->key().ToStringView(), it->value().ToStringView()));
         bool acked = std::all_of(c.destinations.begin(), c.destinations.end(),
                                  [&](const std::string& p) { return view.Knows(p, self) >= c.seq; });
@@ -2576,15 +2605,18 @@ struct Engine::Impl {
           for (const auto& p : c.destinations)
             if (view.Knows(p, self) < c.seq) behind.insert(p);
         }
+        // One point delete per record, not one DeleteRange of the prefix per call: RocksDB
+        // (7.x) fragments every range tombstone of a memtable again for each new iterator, so a
+        // range tombstone per ReplicationApply made each read of the stream cost every trim
+        // since the last flush, and throughput decayed steadily while replication ran.
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kChanges), it->key())));
         last_trimmed = it->key().ToString();
         ++trimmed;
       }
       MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
     }
     if (last_trimmed) {
-      std::string end = *last_trimmed;
-      end.push_back('\0');  // the smallest key above it
-      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(Handle(Cf::kChanges), rocksdb::Slice(), end)));
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::kTrimmedKey, *last_trimmed)));
       w.changes_trimmed += trimmed;
     }
     // A destination that had not received trimmed records gets every table it replicates again:
@@ -2609,60 +2641,101 @@ struct Engine::Impl {
     std::map<uint64_t, const TableRecord*> by_id;
     for (const auto& [name, rec] : catalog_now) by_id[rec.id] = &rec;
     std::map<uint64_t, global::VersionFloor> floors;  // of the tables with purges in this call
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), region));
-    std::string current_origin;
-    size_t in_origin = 0;
-    it->Seek(global::kTombPrefix);
-    while (it->Valid() && it->key().starts_with(global::kTombPrefix)) {
-      global::TombKeyParts parts;
-      std::string key = it->key().ToString();
-      if (!global::ParseTombKey(key, &parts)) return Status::Internal("tombstone index: bad key");
-      if (parts.origin != current_origin) {
-        current_origin = parts.origin;
-        in_origin = 0;
-      }
-      if (++in_origin > kPurgePerOrigin) {  // the next origin
-        std::string next = global::kTombPrefix + parts.origin;
-        next.push_back('\1');
-        it->Seek(next);
-        continue;
-      }
-      it->Next();
-      if (ctx->deleted_tombs.count(key)) continue;
-      const TableRecord* table = nullptr;
-      if (parts.item_key.size() >= 8) {
-        auto t = by_id.find(DecodeU64(std::string_view(parts.item_key).substr(0, 8)));
-        if (t != by_id.end()) table = t->second;
-      }
-      if (table != nullptr) {
-        if (!PurgeAllowed(*table)) continue;
-        MERIDIAN_ASSIGN_OR_RETURN(StagedItem state, ReadStaged(*ctx, parts.item_key));
-        bool current = state.version && state.version->tombstone && state.version->version.origin == parts.origin &&
-                       state.version->origin_seq == parts.origin_seq;
-        if (current && !Stable(*table, *state.version, view)) continue;
-        if (current) {
-          auto floor = floors.find(table->id);
-          if (floor == floors.end()) {
-            MERIDIAN_ASSIGN_OR_RETURN(global::VersionFloor stored, ReadFloor(table->id));
-            floor = floors.emplace(table->id, std::move(stored)).first;
-          }
-          floor->second.vv = conflict::PointwiseMax(floor->second.vv, state.version->version.vv);
-          floor->second.hlc = std::max(floor->second.hlc, state.version->version.hlc);
-          MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kVersions), parts.item_key)));
-          state.version.reset();
-          ctx->items[parts.item_key] = state;
+    // Each origin's index is read from its start (the seq below which every entry is gone), not
+    // from the prefix: purged and replaced entries leave point tombstones until a compaction
+    // drops them, and stepping over them from the first key made every ReplicationApply cost the
+    // whole purged history. Origins: this region, every source applied here, every origin with a
+    // start (a remote tombstone's origin gets one when its entry is added, below).
+    std::set<std::string> origins = {self};
+    for (const auto& [source, cursor] : view.cursors) origins.insert(source);
+    std::map<std::string, uint64_t> starts;
+    MERIDIAN_ASSIGN_OR_RETURN(KeyValues stored_starts,
+                              ScanPrefix(Cf::kRegion, global::kTombStartPrefix, rocksdb::ReadOptions(), kRegionsMax));
+    for (const auto& [key, value] : stored_starts) {
+      std::string origin = key.substr(std::strlen(global::kTombStartPrefix));
+      starts[origin] = global::DecodeBe64(value);
+      origins.insert(origin);
+    }
+    for (const auto& [origin, seq] : ctx->tombs_added) origins.insert(origin);
+    for (const std::string& origin : origins) {
+      std::string prefix = global::TombOriginPrefix(origin);
+      std::string end = PrefixEnd(prefix);  // see ScanPrefix
+      rocksdb::Slice upper(end);
+      rocksdb::ReadOptions ro;
+      ro.iterate_upper_bound = &upper;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, region));
+      auto stored = starts.find(origin);
+      uint64_t start = stored == starts.end() ? 0 : stored->second;
+      // Entries this batch adds are not readable yet: the start stays at or below them.
+      auto added = ctx->tombs_added.find(origin);
+      uint64_t limit = added == ctx->tombs_added.end() ? UINT64_MAX : added->second;
+      uint64_t new_start = start;
+      bool all_gone = true;  // every entry read so far in this origin is gone after this batch
+      size_t in_origin = 0;
+      for (it->Seek(global::TombKey(origin, start, "")); it->Valid() && it->key().starts_with(prefix) &&
+                                                          in_origin < kPurgePerOrigin;
+           ++in_origin) {
+        global::TombKeyParts parts;
+        std::string key = it->key().ToString();
+        if (!global::ParseTombKey(key, &parts)) return Status::Internal("tombstone index: bad key");
+        it->Next();
+        MERIDIAN_ASSIGN_OR_RETURN(bool gone, PurgeTomb(ctx, by_id, view, floors, key, parts, w));
+        if (all_gone) {
+          new_start = parts.origin_seq;  // when gone, others of this seq may still be left
+          all_gone = gone;
         }
       }
-      // Purged, or left behind by a dropped table.
-      MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(region, key)));
-      w.tombstone_delta -= 1;
-      ctx->deleted_tombs.insert(key);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+      // Read to the end of the origin's entries, all gone: nothing at or below the last is left.
+      if (all_gone && in_origin > 0 && !(it->Valid() && it->key().starts_with(prefix))) ++new_start;
+      new_start = std::min(new_start, limit);
+      if (stored == starts.end() || new_start != start) {
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::TombStartKey(origin), global::EncodeBe64(new_start))));
+      }
     }
-    MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
     for (const auto& [id, floor] : floors) {
       MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Put(region, global::FloorKey(id), global::Pack(floor))));
     }
     return Status::Ok();
+  }
+
+  // One tombstone index entry in the purge: purges the tombstone when every replica has it (see
+  // Retention), drops the entry when purged or left behind by a dropped table. Whether the entry
+  // is gone after this batch.
+  Result<bool> PurgeTomb(ApplyContext* ctx, const std::map<uint64_t, const TableRecord*>& by_id,
+                         const ReplicationView& view, std::map<uint64_t, global::VersionFloor>& floors,
+                         const std::string& key, const global::TombKeyParts& parts, Writes& w) {
+    rocksdb::WriteBatch* batch = w.batch();
+    if (ctx->deleted_tombs.count(key)) return true;
+    const TableRecord* table = nullptr;
+    if (parts.item_key.size() >= 8) {
+      auto t = by_id.find(DecodeU64(std::string_view(parts.item_key).substr(0, 8)));
+      if (t != by_id.end()) table = t->second;
+    }
+    if (table != nullptr) {
+      if (!PurgeAllowed(*table)) return false;
+      MERIDIAN_ASSIGN_OR_RETURN(StagedItem state, ReadStaged(*ctx, parts.item_key));
+      bool current = state.version && state.version->tombstone && state.version->version.origin == parts.origin &&
+                     state.version->origin_seq == parts.origin_seq;
+      if (current && !Stable(*table, *state.version, view)) return false;
+      if (current) {
+        auto floor = floors.find(table->id);
+        if (floor == floors.end()) {
+          MERIDIAN_ASSIGN_OR_RETURN(global::VersionFloor stored, ReadFloor(table->id));
+          floor = floors.emplace(table->id, std::move(stored)).first;
+        }
+        floor->second.vv = conflict::PointwiseMax(floor->second.vv, state.version->version.vv);
+        floor->second.hlc = std::max(floor->second.hlc, state.version->version.hlc);
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kVersions), parts.item_key)));
+        state.version.reset();
+        ctx->items[parts.item_key] = state;
+      }
+    }
+    // Purged, or left behind by a dropped table.
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->Delete(Handle(Cf::kRegion), key)));
+    w.tombstone_delta -= 1;
+    ctx->deleted_tombs.insert(key);
+    return true;
   }
 
   // --- The replicator's reads
@@ -2684,8 +2757,10 @@ struct Engine::Impl {
     uint64_t last_seq = r.after_seq;
     bool exhausted = true;
     if (r.after_seq < UINT64_MAX) {
+      // A peer behind the trimmed prefix reads from where the stream starts (see StreamTrimmed).
+      MERIDIAN_ASSIGN_OR_RETURN(std::string trimmed, StreamTrimmed(ro));
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(Cf::kChanges)));
-      it->Seek(ChangeKey(r.after_seq + 1, 0));
+      it->Seek(std::max(ChangeKey(r.after_seq + 1, 0), trimmed));
       size_t records = 0, bytes = 0, examined = 0;
       while (it->Valid()) {
         // One entry (seq) at a time: an entry is never split across answers.
@@ -2858,8 +2933,9 @@ struct Engine::Impl {
     out.region = self;
     MERIDIAN_ASSIGN_OR_RETURN(out.head_seq, ReadRegionU64(global::kHeadKey, ro));
     {
+      MERIDIAN_ASSIGN_OR_RETURN(std::string trimmed, StreamTrimmed(ro));
       std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, Handle(Cf::kChanges)));
-      it->SeekToFirst();
+      it->Seek(trimmed);
       if (it->Valid()) {
         MERIDIAN_ASSIGN_OR_RETURN(ChangeRecord first, DecodeChange(it->key().ToStringView(), it->value().ToStringView()));
         out.first_retained_seq = first.seq;

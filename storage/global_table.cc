@@ -35,6 +35,8 @@ std::string TombOriginPrefix(const std::string& origin) {
   return k;
 }
 
+std::string TombStartKey(const std::string& origin) { return kTombStartPrefix + origin; }
+
 std::string TombKey(const std::string& origin, uint64_t origin_seq, std::string_view item_key) {
   std::string k = TombOriginPrefix(origin) + EncodeBe64(origin_seq);
   k.append(item_key);

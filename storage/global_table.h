@@ -6,6 +6,8 @@
 //   region CF     "hlc"                            -> the region clock's last timestamp (8 bytes BE)
 //                 "vv_counter"                     -> the region's last version counter (8 bytes BE)
 //                 "head"                           -> the highest seq ever appended to the stream
+//                 "trimmed"                        -> the last change key trimmed from the stream:
+//                                                     every record at or below it is gone
 //                 "clock_rejections"               -> remote timestamps beyond the max clock offset
 //                 "cursor/<source>"                -> how far this region applied source's stream
 //                 "knowledge/<source>"             -> source's received cursors (msgpack map)
@@ -13,6 +15,8 @@
 //                 "backfill/<peer>\0<table>"       -> PendingBackfill (msgpack)
 //                 "behind/<peer>"                  -> the change_seq at which peer fell behind
 //                 "tomb/<origin>\0<seq 8 BE><item key>" -> "" (tombstone index, for purge)
+//                 "tomb_start/<origin>"            -> a seq: origin's index entries below it are gone
+//                                                     (where the purge starts reading)
 //                 "conflict_count/<table>"         -> conflicts lost in table (8 bytes BE)
 //                 "conflict/<table>\0<n 8 BE>"      -> ConflictRecord (msgpack), the recent ones
 //                 "floor/<table id 8 BE>"          -> VersionFloor (msgpack): above every purged
@@ -92,6 +96,7 @@ struct LagState {
 inline constexpr char kHlcKey[] = "hlc";
 inline constexpr char kVersionCounterKey[] = "vv_counter";
 inline constexpr char kHeadKey[] = "head";
+inline constexpr char kTrimmedKey[] = "trimmed";
 inline constexpr char kClockRejectionsKey[] = "clock_rejections";
 inline constexpr char kCursorPrefix[] = "cursor/";
 inline constexpr char kKnowledgePrefix[] = "knowledge/";
@@ -99,6 +104,7 @@ inline constexpr char kLagPrefix[] = "lag/";
 inline constexpr char kBackfillPrefix[] = "backfill/";
 inline constexpr char kBehindPrefix[] = "behind/";
 inline constexpr char kTombPrefix[] = "tomb/";
+inline constexpr char kTombStartPrefix[] = "tomb_start/";
 inline constexpr char kConflictCountPrefix[] = "conflict_count/";
 inline constexpr char kConflictPrefix[] = "conflict/";
 inline constexpr char kFloorPrefix[] = "floor/";
@@ -119,6 +125,7 @@ std::string BehindKey(const std::string& peer);
 std::string TombKey(const std::string& origin, uint64_t origin_seq, std::string_view item_key);
 // The prefix of every tombstone index entry of `origin`.
 std::string TombOriginPrefix(const std::string& origin);
+std::string TombStartKey(const std::string& origin);
 struct TombKeyParts {
   std::string origin;
   uint64_t origin_seq = 0;
