@@ -30,7 +30,8 @@ int Refuse(const Status& status) {
 int CmdCompose(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!args.Parse(argc, argv, 2, {"topology", "out", "image", "publish-host", "publish-base"}, {}, &error)) {
+  if (!args.Parse(argc, argv, 2, {"topology", "out", "image", "publish-host", "publish-base"}, {"publish-native"},
+                  &error)) {
     return UsageError(error);
   }
   if (!args.positional().empty()) return UsageError("compose takes no argument '" + args.positional().front() + "'");
@@ -52,6 +53,7 @@ int CmdCompose(int argc, char** argv) {
     if (!base || *base < 1 || *base > 65535) return UsageError("--publish-base takes a port (1-65535)");
     options.publish_base = static_cast<uint16_t>(*base);
   }
+  options.publish_native = args.Has("publish-native");
 
   topology::ParseOptions parse;
   parse.check_data_parents = false;  // the data folders are replaced by ones inside the containers

@@ -75,11 +75,14 @@ Server:
 
 Deployment:
   compose --topology FILE --out DIR/NAME.yml [--image IMG] [--publish-host H] [--publish-base P]
+          [--publish-native]
       Render the topology as a Docker Compose deployment: a service per facility
       (<region>-<facility>) and per replicator (<region>-replicator), a network per region plus
       inter-region, a volume each, health checks, restart: unless-stopped, each facility's HTTP
       port published on H (default 127.0.0.1) at its `publish` port, else P+10*region+facility
-      with --publish-base, else its HTTP port. Writes NAME.yml, NAME.topology.yaml (container
+      with --publish-base, else its HTTP port. --publish-native also publishes each native port
+      (what the C++ client library dials) on P+10*region+5+facility, else on the port itself.
+      Writes NAME.yml, NAME.topology.yaml (container
       addresses) and, when missing, the keys NAME.credentials and NAME.access.yaml in DIR, all
       mounted in every container under /etc/meridian/. IMG default meridian:local.
   health URL [--timeout-ms N]

@@ -53,6 +53,10 @@ struct ComposeOptions {
   // When set, a facility without `publish` is published on publish_base + 10 * (region index) +
   // (facility index); else on its HTTP port.
   std::optional<uint16_t> publish_base;
+  // Also publish each facility's native port (what the C++ client library dials), on
+  // publish_base + 10 * (region index) + 5 + (facility index) with a publish base, else on the
+  // native port itself; so that clients on the host reach every facility of every region.
+  bool publish_native = false;
   // Only for the header's "how to regenerate" line: the topology file and the output file as
   // the operator named them.
   std::string topology_path;

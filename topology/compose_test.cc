@@ -247,6 +247,40 @@ TEST(Compose, PublishedPorts) {
   EXPECT_NE(r.status().message().find("beyond port 65535"), std::string::npos) << r.status().message();
 }
 
+TEST(Compose, PublishedNativePorts) {
+  Topology in = MakeTopology(2, false);
+  ComposeOptions o = Options();
+  o.publish_native = true;
+
+  // Without a base: each native port on itself, beside the HTTP port.
+  Result<ComposeRendering> r = RenderCompose(in, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  YAML::Node doc = YAML::Load(r->compose_yaml);
+  EXPECT_EQ(Strings(doc["services"]["us-east-a"]["ports"]),
+            (std::vector<std::string>{"127.0.0.1:20010:20010", "127.0.0.1:20000:20000"}));
+  EXPECT_FALSE(doc["services"]["us-east-replicator"]["ports"]);  // clients never dial a replicator
+
+  // With a base: base + 10 * region + 5 + facility.
+  o.publish_base = 40000;
+  r = RenderCompose(in, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  doc = YAML::Load(r->compose_yaml);
+  EXPECT_EQ(Strings(doc["services"]["us-east-a"]["ports"]),
+            (std::vector<std::string>{"127.0.0.1:40000:20010", "127.0.0.1:40005:20000"}));
+  EXPECT_EQ(Strings(doc["services"]["eu-west-c"]["ports"]),
+            (std::vector<std::string>{"127.0.0.1:40012:20112", "127.0.0.1:40017:20102"}));
+  EXPECT_NE(r->compose_yaml.find("--publish-base 40000 --publish-native\n"), std::string::npos);
+
+  // A native port published where a facility's `publish` already is.
+  in.regions[1].facilities[0].publish = 40006;
+  r = RenderCompose(in, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kValidation);
+  EXPECT_NE(r.status().message().find("host port 40006, which regions[1].facilities[0] (HTTP) already takes"),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST(Compose, OptionsAppearInTheFile) {
   ComposeOptions o = Options();
   o.image = "registry.example.com/meridian:1.2";

@@ -60,6 +60,17 @@ for name in two-regions three-regions; do
   check_config "$dir/checked-in/$name.yml"
 done
 
+# With published native ports (what the chaos suite's compose backend uses), from a base.
+out=$dir/native/two-regions.yml
+if "$binary" compose --topology "$src/topology/examples/two-regions.yaml" --out "$out" --publish-base 30000 \
+     --publish-native >"$dir/native.log" 2>&1; then
+  check_config "$out"
+  grep -q '"127.0.0.1:30005:17000"' "$out" || fail "--publish-native: us-east-a's native port is not on 30005"
+else
+  cat "$dir/native.log"
+  fail "meridian compose --publish-native"
+fi
+
 # A topology that cannot be rendered is refused with a ValidationException and exit code 2.
 printf 'regions: []\n' >"$dir/empty.yaml"
 "$binary" compose --topology "$dir/empty.yaml" --out "$dir/bad/empty.yml" >"$dir/bad.log" 2>&1

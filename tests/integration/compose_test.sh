@@ -1,89 +1,29 @@
 #!/usr/bin/env bash
-# The compose deployment, really run (issue 7): builds the image with compose/build-image, renders
-# topology/examples/two-regions.yaml with `meridian compose`, brings it up with Debian's
-# docker-compose (v1), waits for every container to be healthy, makes a global table with the AWS
-# CLI through a published port, writes in one region and reads in the other, kills the leader
-# facility of each region and keeps writing and reading through the survivors, starts them again,
-# checks a last write replicates, and takes everything down with its volumes.
-#   compose_test.sh MERIDIAN_BINARY SOURCE_DIR
+# The compose deployment, really run (issue 7), and the chaos scenarios of issue 8 on it: builds the
+# image with compose/build-image, renders topology/examples/two-regions.yaml with `meridian
+# compose`, brings it up with Debian's docker-compose (v1), waits for every container to be
+# healthy, makes a global table with the AWS CLI through a published port, writes in one region and
+# reads in the other, kills the leader facility of each region and keeps writing and reading
+# through the survivors, starts them again and checks a last write replicates. Then, on the same
+# deployment (one bring-up), the chaos harness runs leader-kill, leader-pause and region-isolation
+# on the compose backend (docker kill, docker pause, docker network disconnect), each with its
+# checker. Everything is taken down with its volumes at the end (compose_lib.sh).
+#   compose_test.sh MERIDIAN_BINARY SOURCE_DIR [CHAOS_BINARY CHAOS_OUT_DIR]
+# Without CHAOS_BINARY only the issue 7 part runs. MERIDIAN_COMPOSE_CHAOS_DURATION (default 14)
+# is each scenario's fault window in seconds.
 # Exit 77 (ctest: skipped) when there is no Docker engine or no docker-compose.
-# Each run has its own project name, image tag, ports and temporary folder, and removes them.
 set -uo pipefail
 
-binary=${1:?usage: compose_test.sh MERIDIAN_BINARY SOURCE_DIR}
-src=${2:?usage: compose_test.sh MERIDIAN_BINARY SOURCE_DIR}
-AWS=/usr/bin/aws
-PYTHON=/usr/bin/python3
-started=$(date +%s)
-
-step() { printf '[%4ds] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-skip() { echo "compose_docker_test: SKIPPED: $*"; exit 77; }
-fail() { step "FAILED: $*"; exit 1; }
-
-command -v docker >/dev/null || skip "no docker command on PATH"
-docker info >/dev/null 2>&1 || skip "no Docker engine answers ('docker info' failed)"
-command -v docker-compose >/dev/null || skip "docker-compose is missing (Debian: apt-get install docker-compose)"
+binary=${1:?usage: compose_test.sh MERIDIAN_BINARY SOURCE_DIR [CHAOS_BINARY CHAOS_OUT_DIR]}
+src=${2:?usage: compose_test.sh MERIDIAN_BINARY SOURCE_DIR [CHAOS_BINARY CHAOS_OUT_DIR]}
+chaos=${3:-}
+chaos_out=${4:-}
+test_name=compose_docker_test
+# shellcheck source=tests/integration/compose_lib.sh
+. "$src/tests/integration/compose_lib.sh"
 [ -x "$AWS" ] || fail "$AWS is missing (scripts/setup installs awscli)"
-[ -x "$binary" ] || fail "no meridian binary at $binary"
-
-project="meridian-test-$$-$(date +%s)"
-image="meridian-test:$project"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/meridian-compose-test.XXXXXX")
-compose_file=$dir/two-regions.yml
-ok=0
-
-dc() { docker-compose --ansi never -p "$project" -f "$compose_file" "$@"; }
-
-cleanup() {
-  if [ "$ok" -ne 1 ] && [ -f "$compose_file" ]; then
-    step "logs of the failed run"
-    dc ps 2>&1
-    dc logs --no-color --tail 50 2>&1
-  fi
-  if [ -f "$compose_file" ]; then
-    dc down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
-    step "docker-compose down -v"
-  fi
-  docker image rm "$image" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-  step "removed the image $image and $dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM  # so that cleanup runs when ctest or a person stops the test
-
-# A block of free ports on 127.0.0.1 for the published HTTP ports: base+0..2 (us-east a..c) and
-# base+10..12 (eu-west a..c), as `meridian compose --publish-base` assigns them.
-base=$("$PYTHON" - <<'EOF'
-import random, socket
-for _ in range(100):
-    base = random.randrange(20000, 60000, 20)
-    try:
-        socks = []
-        for offset in (0, 1, 2, 10, 11, 12):
-            s = socket.socket()
-            s.bind(("127.0.0.1", base + offset))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    break
-EOF
-)
-[ -n "$base" ] || fail "found no free port block"
-declare -A port=([us-east-a]=$base [us-east-b]=$((base + 1)) [us-east-c]=$((base + 2))
-                 [eu-west-a]=$((base + 10)) [eu-west-b]=$((base + 11)) [eu-west-c]=$((base + 12)))
-
-step "compose/build-image --binary $binary --tag $image"
-"$src/compose/build-image" --binary "$binary" --tag "$image" || fail "compose/build-image failed"
-
-step "meridian compose (project $project, published ports from $base)"
-"$binary" compose --topology "$src/topology/examples/two-regions.yaml" --out "$compose_file" \
-  --image "$image" --publish-base "$base" >/dev/null || fail "meridian compose failed"
-dc config -q || fail "docker-compose config refused $compose_file"
-services=$(dc config --services) || fail "docker-compose config --services failed"
+[ -z "$chaos" ] || [ -x "$chaos" ] || fail "no chaos binary at $chaos"
+compose_up
 
 # The AWS CLI against one facility's published port, with the rendered credentials.
 export AWS_SHARED_CREDENTIALS_FILE=$dir/two-regions.credentials AWS_PROFILE=meridian
@@ -93,41 +33,6 @@ ddb() {  # ddb FACILITY ARGS...: e.g. ddb us-east-a put-item ...
   shift
   "$AWS" --endpoint-url "http://127.0.0.1:${port[$facility]}" --region "$region" --output json \
     --cli-connect-timeout 2 --cli-read-timeout 10 dynamodb "$@"
-}
-
-# Retries a command every second until it succeeds, for at most $1 seconds; its last output is in
-# $out. Every loop of this test goes through here, so each is bounded in time and count.
-out=""
-retry() {
-  local seconds=$1 deadline attempt
-  shift
-  deadline=$(( $(date +%s) + seconds ))
-  for attempt in $(seq 1 "$seconds"); do
-    if out=$("$@" 2>&1); then
-      [ "$attempt" -eq 1 ] || step "  (${*:1:3}: attempt $attempt)"
-      return 0
-    fi
-    [ "$(date +%s)" -lt "$deadline" ] || break
-    sleep 1
-  done
-  echo "$out" | tail -5
-  return 1
-}
-
-# Every container of the project is running and healthy (a container without a health check
-# counts when running).
-all_healthy() {
-  local ids id state bad=""
-  ids=$(dc ps -q) || return 1
-  [ "$(echo "$ids" | grep -c .)" -eq "$(echo "$services" | grep -c .)" ] || { echo "not every service has a container"; return 1; }
-  for id in $ids; do
-    state=$(docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id") || return 1
-    case "$state" in
-      *" running healthy" | *" running no-healthcheck") ;;
-      *) bad+="$state; " ;;
-    esac
-  done
-  [ -z "$bad" ] || { echo "$bad"; return 1; }
 }
 
 # An item's "v" attribute as read through FACILITY ("" when absent).
@@ -143,13 +48,6 @@ has_item() {  # has_item FACILITY TABLE KEY VALUE
 put_item() {  # put_item FACILITY TABLE KEY VALUE
   ddb "$1" put-item --table-name "$2" --item "{\"pk\":{\"S\":\"$3\"},\"v\":{\"S\":\"$4\"}}" >/dev/null
 }
-
-step "docker-compose down -v; up -d"
-dc down -v --remove-orphans >/dev/null 2>&1
-dc up -d 2>&1 | tail -3 || fail "docker-compose up failed"
-step "waiting for $(echo "$services" | grep -c .) services to be healthy"
-retry 120 all_healthy || fail "the services did not all become healthy within 120 s"
-dc ps
 
 table=compose_test
 step "create-table $table in us-east (us-east-a, port ${port[us-east-a]})"
@@ -221,6 +119,25 @@ step "put-item through $restarted_us, get-item through $restarted_eu (the restar
 retry 30 put_item "$restarted_us" "$table" last "after restart" || fail "put-item through $restarted_us failed"
 retry 30 has_item "$restarted_eu" "$table" last "after restart" || fail "the last item did not reach $restarted_eu"
 retry 30 has_item "$restarted_eu" "$table" us-3 "from us-east 3" || fail "$restarted_eu did not catch up"
+
+step "the deployment passed its checks"
+
+# The chaos scenarios on the compose backend, on the same deployment: each makes its own table
+# (chaos-<scenario>-<seed>), so that nothing of the above or of an earlier scenario reaches its
+# checker; each prints its seed and, failing, keeps its run folder under CHAOS_OUT_DIR.
+if [ -n "$chaos" ]; then
+  duration=${MERIDIAN_COMPOSE_CHAOS_DURATION:-14}
+  chaos_failed=""
+  for scenario in leader-kill leader-pause region-isolation; do
+    step "chaos --backend compose --scenario $scenario --duration $duration"
+    if ! "$chaos" --backend compose --compose-file "$compose_file" --compose-project "$project" \
+           --scenario "$scenario" --duration "$duration" --replace --out "$chaos_out/compose-$scenario" \
+           ${MERIDIAN_CHAOS_RESULTS_TABLE:+--results-table "$MERIDIAN_CHAOS_RESULTS_TABLE"}; then
+      chaos_failed+=" $scenario"
+    fi
+  done
+  [ -z "$chaos_failed" ] || fail "chaos on the compose backend did not pass:$chaos_failed (run folders: $chaos_out/compose-*)"
+fi
 
 ok=1
 step "PASSED"

@@ -3,7 +3,7 @@
 //   chaos --backend local --scenario NAME --seed S --duration SECONDS --out DIR
 //         [--regions 2|3] [--workers-per-region N] [--keys N] [--schedule FILE.json]
 //         [--results-table FILE.md] [--plot-dir DIR] [--plant NAME] [--expect-violation KIND] [--replace]
-//   chaos --list
+//   chaos --list [--backend compose]
 //   chaos --summarize --results-table FILE.md [--plot-dir DIR] RUN_DIR...
 //
 // A run: start the topology, create the global table `chaos`, start the workers, warm up, run the
@@ -14,6 +14,11 @@
 // files, schedule.json, result.json, plot.*). Exit 0 only when the checker and the harness's own
 // checks (liveness, recovery, fsync) pass; 1 when they do not (the folder and the seed are
 // printed); 2 for a usage error; 3 when the harness could not run the scenario at all.
+//
+// --backend compose --compose-file DIR/NAME.yml --compose-project P attaches to a Docker Compose
+// deployment that is up (rendered with `meridian compose --publish-native`; compose_backend.h):
+// the scenarios whose faults a container can take (kill, pause, stop/start, region cut-off); the
+// table is chaos-<scenario>-<seed> unless --table names one, so runs can share a deployment.
 //
 // --plant NAME sets MERIDIAN_TEST_PLANT for every node (a planted bug, to show the suite bites);
 // with --expect-violation KIND the exit is 0 exactly when the checker reports a KIND violation.
@@ -38,6 +43,7 @@
 #include "tests/chaos/checker.h"
 #include "tests/chaos/history.h"
 #include "tests/chaos/harness/cluster_ops.h"
+#include "tests/chaos/harness/compose_backend.h"
 #include "tests/chaos/harness/local_backend.h"
 #include "tests/chaos/harness/report.h"
 #include "tests/chaos/harness/scenario.h"
@@ -80,6 +86,9 @@ struct Options {
   std::string plot_dir;
   std::string plant;
   std::string expect_violation;
+  std::string compose_file;
+  std::string compose_project;
+  std::string table;
   std::string binary = MERIDIAN_BINARY;
   bool list = false;
   bool summarize = false;
@@ -93,7 +102,9 @@ int Usage(const std::string& message) {
             << "             [--regions 2|3] [--workers-per-region N] [--keys N] [--warmup SECONDS]\n"
             << "             [--schedule FILE.json] [--results-table FILE.md] [--plot-dir DIR]\n"
             << "             [--plant NAME] [--expect-violation KIND] [--binary PATH] [--replace]\n"
-            << "       chaos --list\n"
+            << "       chaos --backend compose --compose-file DIR/NAME.yml --compose-project P --scenario NAME\n"
+            << "             [--table NAME] [the options above but --regions, --plant, --binary]\n"
+            << "       chaos --list [--backend compose]\n"
             << "       chaos --summarize --results-table FILE.md [--plot-dir DIR] RUN_DIR...\n";
   return kExitUsage;
 }
@@ -162,6 +173,12 @@ bool ParseArgs(int argc, char** argv, Options* o, std::string* error) {
       if (!value(&o->expect_violation)) return false;
     } else if (a == "--binary") {
       if (!value(&o->binary)) return false;
+    } else if (a == "--compose-file") {
+      if (!value(&o->compose_file)) return false;
+    } else if (a == "--compose-project") {
+      if (!value(&o->compose_project)) return false;
+    } else if (a == "--table") {
+      if (!value(&o->table)) return false;
     } else if (a.starts_with("--")) {
       *error = "unknown option " + a;
       return false;
@@ -195,7 +212,8 @@ bool Sleep(Clock::duration d) {
 
 // The conflict notes of every facility's log, one per conflict per region (the three facilities
 // of a region, and a facility re-applying its log after a restart, write the same record).
-std::vector<ConflictNote> CollectConflicts(Backend& backend, const topology::Topology& topo, std::string* problems) {
+std::vector<ConflictNote> CollectConflicts(Backend& backend, const topology::Topology& topo, const std::string& table,
+                                           std::string* problems) {
   std::vector<ConflictNote> notes;
   std::set<std::string> seen;
   for (const auto& region : topo.regions) {
@@ -206,7 +224,7 @@ std::vector<ConflictNote> CollectConflicts(Backend& backend, const topology::Top
           *problems += "unreadable conflict log line in " + region.name + "-" + f.name + ": " + line.substr(0, 200) + "\n";
           continue;
         }
-        if (j.value("table", "") != kChaosTable) continue;
+        if (j.value("table", "") != table) continue;
         const auto& key = j["key"];
         if (!key.contains("k") || !key["k"].contains("S") || !key["k"]["S"].is_string()) continue;
         std::string identity = region.name + "|" + key.dump() + "|" + j["loser"].dump() + "|" + j["winner"].dump();
@@ -259,6 +277,24 @@ nlohmann::json ViolationsJson(const std::vector<Violation>& violations) {
   return out;
 }
 
+// Why the compose backend cannot run `scenario` with `steps` ("" when it can): the deployment is
+// up already, so what the harness sets at a node's start cannot apply, nor what a container cannot
+// take (ComposeBackend::Supports).
+std::string ComposeRefusal(const Scenario& scenario, const std::vector<Step>& steps) {
+  if (scenario.fsync_hook || !scenario.start_args.empty()) {
+    return "scenario " + scenario.name + " starts its nodes with arguments of its own; the compose backend " +
+           "attaches to running containers: use --backend local";
+  }
+  for (const Step& step : steps) {
+    if (!ComposeBackend::Supports(step.action) || step.params.count("args")) {
+      return "scenario " + scenario.name + ": the compose backend cannot do '" + step.action + " " + step.target +
+             (step.params.count("args") ? " " + step.params.at("args") : std::string()) +
+             "' (compose_backend.h); use --backend local";
+    }
+  }
+  return "";
+}
+
 int Summarize(const Options& o) {
   if (o.results_table.empty() || o.positional.empty()) return Usage("--summarize needs --results-table and run folders");
   std::vector<nlohmann::json> results;
@@ -294,20 +330,31 @@ int RunScenario(const Options& o) {
   const Scenario* scenario = FindScenario(o.scenario);
   if (!scenario) return Usage("no scenario '" + o.scenario + "' (see --list)");
   if (o.out.empty()) return Usage("--out DIR is required");
-  if (o.backend == "compose") {
-    std::cerr << "chaos: the compose backend is not yet implemented\n";
-    return kExitUsage;
+  if (o.backend != "local" && o.backend != "compose") return Usage("--backend is local or compose");
+  const bool compose = o.backend == "compose";
+  if (compose) {
+    // The deployment is up already: what the harness would set at a node's start cannot apply.
+    if (o.compose_file.empty() || o.compose_project.empty()) {
+      return Usage("--backend compose needs --compose-file DIR/NAME.yml and --compose-project P");
+    }
+    if (!o.plant.empty()) return Usage("--plant needs --backend local (it is set in the nodes' environment at start)");
+    if (o.regions > 0) return Usage("--regions is the deployment's under --backend compose");
+  } else if (!o.compose_file.empty() || !o.compose_project.empty()) {
+    return Usage("--compose-file and --compose-project go with --backend compose");
   }
-  if (o.backend != "local") return Usage("--backend is local or compose");
   uint64_t seed = o.seed;
   if (!o.seed_given) {
     std::random_device rd;
     seed = (uint64_t{rd()} << 32 | rd()) % 1'000'000'000;
   }
   int regions = std::max(o.regions, scenario->min_regions);
+  const std::string table = !o.table.empty() ? o.table
+                            : compose       ? "chaos-" + scenario->name + "-" + std::to_string(seed)
+                                            : std::string(kChaosTable);
   // The seed first: a run that dies in any way can be repeated from it.
   std::cout << "chaos: seed " << seed << " (scenario " << scenario->name << ", backend " << o.backend << ", "
-            << regions << " regions, " << o.duration_s << " s of faults)" << std::endl;
+            << (compose ? "the deployment's" : std::to_string(regions)) << " regions, " << o.duration_s
+            << " s of faults, table " << table << ")" << std::endl;
 
   fs::path run = fs::absolute(o.out);
   std::error_code ec;
@@ -340,12 +387,15 @@ int RunScenario(const Options& o) {
   } else {
     steps = scenario->steps(o.duration_s);
   }
+  if (compose) {
+    if (std::string why = ComposeRefusal(*scenario, steps); !why.empty()) return Usage(why);
+  }
   { std::ofstream(run / "schedule.json") << StepsToJson(steps); }
   if (!o.plant.empty()) ::setenv("MERIDIAN_TEST_PLANT", o.plant.c_str(), 1);
 
   nlohmann::ordered_json result = {{"scenario", scenario->name}, {"backend", o.backend}, {"seed", seed},
                                    {"regions", regions},         {"duration_s", o.duration_s},
-                                   {"plant", o.plant}};
+                                   {"plant", o.plant},           {"table", table}};
   auto fail_harness = [&](const std::string& why) {
     std::cerr << "chaos: " << why << "\nchaos: FAILED to run (seed " << seed << "); run folder: " << run.string()
               << std::endl;
@@ -355,23 +405,50 @@ int RunScenario(const Options& o) {
     return kExitHarness;
   };
 
-  LocalBackendOptions bo;
-  bo.binary = o.binary;
-  bo.run_dir = run;
-  bo.regions = regions;
-  bo.seed = seed;
-  bo.fsync_hook = scenario->fsync_hook;
-  bo.start_args = scenario->start_args;
-  Result<std::unique_ptr<LocalBackend>> made = LocalBackend::Create(bo);
-  if (!made.ok()) return fail_harness("cannot set up the local backend: " + made.status().ToString());
-  std::unique_ptr<LocalBackend> backend = std::move(made).value();
-  std::cout << "chaos: faults in a user-space proxy (" << backend->proxy().Links().size() << " links; kernel netem "
-            << (KernelHasNetem() ? "available but not used" : "not available") << ")" << std::endl;
-
+  std::unique_ptr<Backend> backend;
   auto t_setup = Clock::now();
-  if (Status st = backend->StartAll(); !st.ok()) return fail_harness("the topology did not start: " + st.message());
+  if (!compose) {
+    LocalBackendOptions bo;
+    bo.binary = o.binary;
+    bo.run_dir = run;
+    bo.regions = regions;
+    bo.seed = seed;
+    bo.fsync_hook = scenario->fsync_hook;
+    bo.start_args = scenario->start_args;
+    Result<std::unique_ptr<LocalBackend>> made = LocalBackend::Create(bo);
+    if (!made.ok()) return fail_harness("cannot set up the local backend: " + made.status().ToString());
+    std::unique_ptr<LocalBackend> local = std::move(made).value();
+    std::cout << "chaos: faults in a user-space proxy (" << local->proxy().Links().size() << " links; kernel netem "
+              << (KernelHasNetem() ? "available but not used" : "not available") << ")" << std::endl;
+    if (Status st = local->StartAll(); !st.ok()) return fail_harness("the topology did not start: " + st.message());
+    backend = std::move(local);
+  } else {
+    ComposeBackendOptions co;
+    co.compose_file = fs::absolute(o.compose_file);
+    co.project = o.compose_project;
+    co.run_dir = run;
+    Result<std::unique_ptr<ComposeBackend>> made = ComposeBackend::Create(co);
+    if (!made.ok()) return fail_harness("cannot attach to the compose deployment: " + made.status().ToString());
+    backend = std::move(made).value();
+    regions = static_cast<int>(backend->client_topology().regions.size());
+    result["regions"] = regions;
+    if (regions < scenario->min_regions) {
+      return fail_harness("scenario " + scenario->name + " needs " + std::to_string(scenario->min_regions) +
+                          " regions; the deployment has " + std::to_string(regions));
+    }
+    std::cout << "chaos: attached to compose project " << o.compose_project << " (" << backend->processes().size()
+              << " containers; faults with docker kill, pause, network disconnect)" << std::endl;
+  }
   ClusterAccess access{backend->client_topology(), backend->credentials()};
-  if (Status st = CreateGlobalTable(access, kChaosTable, kSetupBound); !st.ok()) {
+  if (compose) {
+    // An earlier run on the same deployment may have just healed: start from a healthy one.
+    for (const auto& region : access.topology.regions) {
+      if (Status st = WaitRegionHealthy(access, region.name, kSetupBound); !st.ok()) {
+        return fail_harness("region " + region.name + " is not healthy: " + st.message());
+      }
+    }
+  }
+  if (Status st = CreateGlobalTable(access, table, kSetupBound); !st.ok()) {
     return fail_harness("cannot create the global table: " + st.ToString());
   }
   std::cout << "chaos: topology up and table ACTIVE in every region after "
@@ -383,6 +460,7 @@ int RunScenario(const Options& o) {
   WorkloadOptions wo;
   wo.topology = access.topology;
   wo.credentials = access.credentials;
+  wo.table = table;
   wo.workers_per_region = std::max(1, o.workers_per_region);
   wo.keys = std::max(1, o.keys);
   wo.seed = seed;
@@ -423,13 +501,13 @@ int RunScenario(const Options& o) {
             << " acknowledged writes" << std::endl;
   if (g_interrupted) return fail_harness("interrupted");
 
-  Quiescence q = WaitQuiescent(access, kChaosTable, kQuiescenceBound);
+  Quiescence q = WaitQuiescent(access, table, kQuiescenceBound);
   std::cout << "chaos: " << (q.converged ? "converged" : "NOT converged") << " after " << q.seconds << " s"
             << (q.converged ? "" : " (" + q.detail + ")") << std::endl;
 
   std::string conflict_problems;
   CheckInput input;
-  input.conflicts = CollectConflicts(*backend, access.topology, &conflict_problems);
+  input.conflicts = CollectConflicts(*backend, access.topology, table, &conflict_problems);
   Result<std::vector<Op>> ops = ReadHistory((run / "history.jsonl").string());
   if (!ops.ok()) return fail_harness("cannot read the history back: " + ops.status().ToString());
   input.history = ops.value();
@@ -516,7 +594,11 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!ParseArgs(argc, argv, &o, &error)) return Usage(error);
   if (o.list) {
-    for (const Scenario& s : Scenarios()) std::cout << s.name << "\n    " << s.description << "\n";
+    // With --backend compose, only the scenarios that backend can run.
+    for (const Scenario& s : Scenarios()) {
+      if (o.backend == "compose" && !ComposeRefusal(s, s.steps(o.duration_s)).empty()) continue;
+      std::cout << s.name << "\n    " << s.description << "\n";
+    }
     return kExitPass;
   }
   if (o.summarize) return Summarize(o);

@@ -113,7 +113,7 @@ void Workload::Run(int worker, size_t region_index) {
     switch (op.type) {
       case OpType::kPut: {
         PutItemRequest r;
-        r.table_name = kChaosTable;
+        r.table_name = options_.table;
         r.item = KeyOf(op.key);
         r.item["v"] = Tokens(op.token);
         status = client.PutItem(r).status();
@@ -123,7 +123,7 @@ void Workload::Run(int worker, size_t region_index) {
       case OpType::kAppend:
       case OpType::kCasAppend: {
         UpdateItemRequest r;
-        r.table_name = kChaosTable;
+        r.table_name = options_.table;
         r.key = KeyOf(op.key);
         r.update_expression = "SET v = list_append(if_not_exists(v, :empty), :t)";
         r.expression_attribute_values[":empty"] = AttributeValue::L({});
@@ -143,7 +143,7 @@ void Workload::Run(int worker, size_t region_index) {
       }
       case OpType::kDelete: {
         DeleteItemRequest r;
-        r.table_name = kChaosTable;
+        r.table_name = options_.table;
         r.key = KeyOf(op.key);
         status = client.DeleteItem(r).status();
         if (status.ok()) known[op.key] = std::nullopt;
@@ -152,7 +152,7 @@ void Workload::Run(int worker, size_t region_index) {
       case OpType::kStrongRead:
       case OpType::kEventualRead: {
         GetItemRequest r;
-        r.table_name = kChaosTable;
+        r.table_name = options_.table;
         r.key = KeyOf(op.key);
         r.consistent_read = op.type == OpType::kStrongRead;
         Result<GetItemResponse> got = client.GetItem(r);

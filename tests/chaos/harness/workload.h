@@ -28,11 +28,14 @@
 
 namespace meridian::chaos {
 
+// The table of a run on a fresh topology; a run on a deployment others use takes its own
+// (`chaos --table`), so that no earlier run's items reach its checker.
 inline constexpr char kChaosTable[] = "chaos";
 
 struct WorkloadOptions {
   topology::Topology topology;  // the clients' view (real ports)
   Credentials credentials;
+  std::string table = kChaosTable;
   int workers_per_region = 2;
   int keys = 8;  // per key space: owned keys per region, shared keys
   uint64_t seed = 1;
