@@ -34,6 +34,15 @@ Result<std::string> FindLeader(const ClusterAccess& c, const std::string& region
   return topology::ProcessName(region, leader.value());
 }
 
+Result<proto::NodeStatus> FacilityStatus(const Credentials& credentials, const topology::Facility& facility) {
+  ClientOptions o;
+  o.endpoint = facility.NativeEndpoint();
+  o.timeout = 1000ms;
+  o.fail_fast = true;
+  o.credentials = credentials;
+  return Client(o).NodeStatus();
+}
+
 Status WaitRegionHealthy(const ClusterAccess& c, const std::string& region, std::chrono::milliseconds timeout,
                          uint64_t max_behind) {
   const topology::Region* r = c.topology.FindRegion(region);
@@ -44,12 +53,7 @@ Status WaitRegionHealthy(const ClusterAccess& c, const std::string& region, std:
     std::vector<proto::NodeStatus> statuses;
     why.clear();
     for (const topology::Facility& f : r->facilities) {
-      ClientOptions o;
-      o.endpoint = f.NativeEndpoint();
-      o.timeout = 1000ms;
-      o.fail_fast = true;
-      o.credentials = c.credentials;
-      Result<proto::NodeStatus> s = Client(o).NodeStatus();
+      Result<proto::NodeStatus> s = FacilityStatus(c.credentials, f);
       if (!s.ok()) {
         why += f.name + ": " + s.status().ToString() + "; ";
         continue;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "meridian/client.h"
+#include "proto/node.h"
 #include "storage/status.h"
 #include "tests/chaos/checker.h"
 #include "topology/topology.h"
@@ -27,6 +28,9 @@ struct ClusterAccess {
 // answered when none leads within `timeout`.
 Result<std::string> FindLeader(const ClusterAccess& c, const std::string& region,
                                std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
+// One facility's status through its native endpoint (1 s, failing fast when it cannot connect).
+Result<proto::NodeStatus> FacilityStatus(const Credentials& credentials, const topology::Facility& facility);
 
 // Healthy: all three facilities answer their status, one leads, all name it, and every voter's
 // match index is within `max_behind` entries of the leader's last index (a restarted node has

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "meridian/client.h"
+#include "tests/chaos/harness/cluster_ops.h"
 #include "tests/integration/process.h"
 #include "topology/compose.h"
 
@@ -224,12 +225,7 @@ Status ComposeBackend::WaitServing(const std::string& process, const Container& 
       last = "not running (exit code " + std::to_string(s.exit_code) + ")";
     } else if (facility) {
       // Serving: the node answers its status through the published native port.
-      ClientOptions o;
-      o.endpoint = facility->NativeEndpoint();
-      o.timeout = 1000ms;
-      o.fail_fast = true;
-      o.credentials = credentials_;
-      Result<proto::NodeStatus> status = Client(o).NodeStatus();
+      Result<proto::NodeStatus> status = FacilityStatus(credentials_, *facility);
       if (status.ok()) return Status::Ok();
       last = status.status().ToString();
     } else {

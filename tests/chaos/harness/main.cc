@@ -21,7 +21,8 @@
 // table is chaos-<scenario>-<seed> unless --table names one, so runs can share a deployment.
 //
 // --plant NAME sets MERIDIAN_TEST_PLANT for every node (a planted bug, to show the suite bites);
-// with --expect-violation KIND the exit is 0 exactly when the checker reports a KIND violation.
+// with --expect-violation KIND[,KIND...] the exit is 0 exactly when the checker reports a violation of
+// one of those kinds.
 #include <signal.h>
 #include <unistd.h>
 
@@ -530,7 +531,11 @@ int RunScenario(const Options& o) {
   bool passed = violations.empty();
   bool expected = !o.expect_violation.empty();
   bool bit = expected && std::any_of(violations.begin(), violations.end(),
-                                     [&](const Violation& v) { return v.kind == o.expect_violation; });
+                                     [&](const Violation& v) {
+                                       // KIND or KIND,KIND...: any one of them.
+                                       std::string kinds = "," + o.expect_violation + ",";
+                                       return kinds.find("," + v.kind + ",") != std::string::npos;
+                                     });
 
   result["operations"] = check.operations;
   result["acknowledged"] = check.acknowledged;
