@@ -17,9 +17,16 @@ namespace meridian::proto {
 // - TCP_USER_TIMEOUT (ZMQ_TCP_MAXRT), for one with data in flight, where ZeroMQ cannot even queue
 //   its PING behind the unsent data: dropped when data stays unacknowledged for 10 s. A live peer
 //   acknowledges within a round trip even while its process is paused (its kernel does it).
+// And a third bound, on dialing: a connect() that gets no answer is abandoned after 2 s and tried
+// again. Without it a dial made while the network was cut waited on the kernel's SYN retries,
+// minutes: a replicator whose container was disconnected from the inter-region network dialed the
+// other region through its region network's interface (the only route left), the heal did not
+// move that half-open attempt to the restored interface, and nothing was shipped for the 60 s the
+// chaos suite waits for convergence (seen with `ss` as SYN-SENT from the wrong source address).
 inline constexpr int kHeartbeatIntervalMs = 1000;
 inline constexpr int kHeartbeatTimeoutMs = 3000;
 inline constexpr int kUnackedTimeoutMs = 10000;
+inline constexpr int kConnectTimeoutMs = 2000;
 
 inline void SetConnectionLiveness(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
@@ -27,6 +34,7 @@ inline void SetConnectionLiveness(zmq::socket_t& socket) {
   // Asks the peer to drop the connection too when our PINGs stop for as long.
   socket.set(zmq::sockopt::heartbeat_ttl, kHeartbeatTimeoutMs);
   socket.set(zmq::sockopt::tcp_maxrt, kUnackedTimeoutMs);
+  socket.set(zmq::sockopt::connect_timeout, kConnectTimeoutMs);
 }
 
 }  // namespace meridian::proto
