@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <latch>
@@ -109,50 +110,50 @@ std::string_view ReplicaStatusName(ReplicaStatus s) {
   return "?";
 }
 
+}  // namespace
+
 // The table in the first region, with every region as a replica, ACTIVE in every region (a write
-// to a region whose replica is not there yet would be refused).
-Status SetUpTable(std::vector<RegionClient>& clients, const topology::Topology& t, Clock::time_point deadline) {
+// to a region whose replica is not there yet would be refused). See cli/demo_workload.h.
+Status SetUpGlobalTable(std::vector<RegionClient>& clients, const topology::Topology& t,
+                        const CreateTableRequest& create, Clock::time_point deadline,
+                        const std::function<void(const std::string&)>& say) {
   RegionClient& first = clients.front();
   const std::string& first_name = t.regions.front().name;
-  CreateTableRequest create;
-  create.table_name = kTable;
-  create.key_schema = {{kKey, KeyType::kHash}};
-  create.attribute_definitions = {{kKey, AttributeType::kS}};
-  create.billing_mode = BillingMode::kPayPerRequest;
+  const std::string& table = create.table_name;
   // A table left by an earlier run is reused.
   if (auto r = first.CreateTable(create); !r.ok() && r.status().code() != ErrorCode::kResourceInUse) {
-    return Status(r.status().code(), "creating " + std::string(kTable) + " in " + first_name + ": " +
+    return Status(r.status().code(), "creating " + table + " in " + first_name + ": " +
                                          r.status().ToString());
   }
   bool replicas_requested = false;
   std::string waiting_for;
   for (;;) {
-    auto d = first.DescribeTable({kTable});
+    auto d = first.DescribeTable({create.table_name});
     if (!d.ok()) {
-      return Status(d.status().code(), "describing " + std::string(kTable) + " in " + first_name + ": " +
+      return Status(d.status().code(), "describing " + table + " in " + first_name + ": " +
                                            d.status().ToString());
     }
-    const TableDescription& table = d->table;
-    if (table.key_schema != create.key_schema) {
-      return Status::Validation("the table " + std::string(kTable) + " in " + first_name +
-                                " has another key schema than the workload's (pk S); delete it and run again");
+    const TableDescription& described = d->table;
+    if (described.key_schema != create.key_schema) {
+      return Status::Validation("the table " + table + " in " + first_name +
+                                " has another key schema than the one asked for; delete it and run again");
     }
     std::vector<std::string> missing, pending;
     if (t.regions.size() > 1) {
       for (const auto& region : t.regions) {
-        auto it = std::find_if(table.replicas.begin(), table.replicas.end(),
+        auto it = std::find_if(described.replicas.begin(), described.replicas.end(),
                                [&](const ReplicaDescription& r) { return r.region_name == region.name; });
-        if (it == table.replicas.end()) {
+        if (it == described.replicas.end()) {
           missing.push_back(region.name);
         } else if (it->replica_status != ReplicaStatus::kActive) {
           pending.push_back(region.name + " " + std::string(ReplicaStatusName(it->replica_status)));
         }
       }
     }
-    if (table.table_status == TableStatus::kActive && missing.empty() && pending.empty()) break;
-    if (table.table_status == TableStatus::kActive && !missing.empty() && !replicas_requested) {
+    if (described.table_status == TableStatus::kActive && missing.empty() && pending.empty()) break;
+    if (described.table_status == TableStatus::kActive && !missing.empty() && !replicas_requested) {
       UpdateTableRequest update;
-      update.table_name = kTable;
+      update.table_name = table;
       std::vector<std::string> added;
       for (const auto& name : missing) {
         // The table's own region becomes a replica by itself once there is another one.
@@ -161,18 +162,18 @@ Status SetUpTable(std::vector<RegionClient>& clients, const topology::Topology& 
         added.push_back(name);
       }
       if (auto u = first.Call(Request(update)); !u.ok()) {
-        return Status(u.status().code(), "adding " + Join(added) + " as replicas of " + kTable + ": " +
+        return Status(u.status().code(), "adding " + Join(added) + " as replicas of " + table + ": " +
                                              u.status().ToString());
       }
       replicas_requested = true;
-      Say("added " + Join(added) + (added.size() == 1 ? " as a replica" : " as replicas") +
+      say("added " + Join(added) + (added.size() == 1 ? " as a replica" : " as replicas") +
           " (UpdateTable ReplicaUpdates); waiting for every replica to be ACTIVE");
     }
     for (auto& m : missing) m += " missing";
     missing.insert(missing.end(), pending.begin(), pending.end());
-    waiting_for = missing.empty() ? "the table " + std::string(kTable) + " to be ACTIVE" : Join(missing);
+    waiting_for = missing.empty() ? "the table " + table + " to be ACTIVE" : Join(missing);
     if (Clock::now() > deadline) {
-      return Status(ErrorCode::kTimeout, "the replicas of " + std::string(kTable) + " are not all ACTIVE in time (" +
+      return Status(ErrorCode::kTimeout, "the replicas of " + table + " are not all ACTIVE in time (" +
                                              waiting_for + ")");
     }
     std::this_thread::sleep_for(kSetupInterval);
@@ -180,14 +181,14 @@ Status SetUpTable(std::vector<RegionClient>& clients, const topology::Topology& 
   // Every replica is ACTIVE as the first region sees it; each region's own table must exist too.
   for (size_t r = 1; r < t.regions.size(); ++r) {
     for (;;) {
-      auto d = clients[r].DescribeTable({kTable});
+      auto d = clients[r].DescribeTable({create.table_name});
       if (d.ok() && d->table.table_status == TableStatus::kActive) break;
       if (!d.ok() && d.status().code() != ErrorCode::kResourceNotFound) {
-        return Status(d.status().code(), "describing " + std::string(kTable) + " in " + t.regions[r].name + ": " +
+        return Status(d.status().code(), "describing " + table + " in " + t.regions[r].name + ": " +
                                              d.status().ToString());
       }
       if (Clock::now() > deadline) {
-        return Status(ErrorCode::kTimeout, "the replica of " + std::string(kTable) + " in " + t.regions[r].name +
+        return Status(ErrorCode::kTimeout, "the replica of " + table + " in " + t.regions[r].name +
                                                " is not there in time");
       }
       std::this_thread::sleep_for(kSetupInterval);
@@ -195,6 +196,8 @@ Status SetUpTable(std::vector<RegionClient>& clients, const topology::Topology& 
   }
   return Status::Ok();
 }
+
+namespace {
 
 PutItemRequest Put(const std::string& key, const std::string& run, const std::string& writer) {
   PutItemRequest put;
@@ -411,7 +414,12 @@ int RunDemoWorkload(const DemoWorkloadOptions& options) {
   }
   Say("run " + std::string(run) + ": table " + kTable + " in " + t.regions.front().name +
       (regions > 1 ? " with every region as a replica" : ""));
-  if (Status st = SetUpTable(writers, t, Clock::now() + options.setup_timeout); !st.ok()) {
+  CreateTableRequest create;
+  create.table_name = kTable;
+  create.key_schema = {{kKey, KeyType::kHash}};
+  create.attribute_definitions = {{kKey, AttributeType::kS}};
+  create.billing_mode = BillingMode::kPayPerRequest;
+  if (Status st = SetUpGlobalTable(writers, t, create, Clock::now() + options.setup_timeout, Say); !st.ok()) {
     Say("FAILED: " + st.ToString());
     return kExitFailed;
   }

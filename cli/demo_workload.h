@@ -25,6 +25,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "meridian/region_client.h"
+#include "storage/operations.h"
+#include "topology/topology.h"
 
 namespace meridian::cli {
 
@@ -41,5 +48,14 @@ struct DemoWorkloadOptions {
 // Runs the workload and prints its report on stdout. 0 when every item arrived and every region
 // agrees on the contended keys; 1 (after saying what is missing) otherwise.
 int RunDemoWorkload(const DemoWorkloadOptions& options);
+
+// The table `create` in the first region of `t`, with every other region added as a replica
+// (UpdateTable ReplicaUpdates), until DescribeTable shows it ACTIVE everywhere; `clients` holds
+// one client per region of `t`, in its order. A table of that name left by an earlier run is
+// reused when its key schema is the same. `say` is told what is being waited for. Also used by
+// `meridian bench` (cli/bench.cc). A timeout or the first API error otherwise.
+Status SetUpGlobalTable(std::vector<RegionClient>& clients, const topology::Topology& t,
+                        const CreateTableRequest& create, std::chrono::steady_clock::time_point deadline,
+                        const std::function<void(const std::string&)>& say);
 
 }  // namespace meridian::cli

@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/common.h"
 #include "cli/compose.h"
+#include "cli/bench.h"
 #include "cli/demo.h"
 #include "cli/health.h"
 #include "cli/region_commands.h"
@@ -89,6 +90,27 @@ Deployment:
       Exit 0 when URL is healthy, 3 when not within N ms (default 2000): http(s)://HOST:PORT/PATH
       answers GET with a 2xx (https unverified), tcp://HOST:PORT accepts a connection. The
       containers' health check.
+
+Benchmark:
+  bench [--regions N[,N...] | --demo-dir DIR | --topology FILE] [--workload A,B,C,D,E,F]
+        [--distribution uniform|zipfian|latest] [--records N] [--value-bytes N] [--clients N[,N...]]
+        [--duration S] [--target-rate R] [--consistent-reads] [--json FILE] [--plots DIR]
+        [--report [--report-file FILE]] [--limit-seconds S] [--work-dir DIR] [--seed N]
+      The YCSB core workloads (A 50/50 read/update, B 95/5, C read only, D read latest, E short
+      range queries, F read-modify-write as a conditional update), each for S seconds (default
+      30) at each client count (default 16), after loading N records (default 100000) of
+      --value-bytes (default 100). Distribution: YCSB's default per workload (zipfian; latest for
+      D). --target-rate R: open loop at R ops/s, latency counted from when each operation was due;
+      default closed loop. Default topology: its own `meridian demo` per --regions count (default
+      1) in a folder under --work-dir (default /var/tmp), stopped and removed at the end.
+      Reports throughput and latency p50/p95/p99/p99.9/max per operation type, errors,
+      throttles, condition failures, the peak memory of the topology's processes, the
+      replication lag with several regions, and beside them the limits measured first (raw
+      RocksDB with the same items and sync=true, the disk's fsync floor, a ZeroMQ round trip;
+      --limit-seconds each, default 3). --json FILE: the report (shape in bench/bench_report.h);
+      --plots DIR: latency over time and latency CDF PNGs (gnuplot); --report: rewrites the bench
+      section of docs/benchmarks.md (or FILE). Exit 0 when it ran, 1 when the topology failed or
+      on Ctrl-C, 2 usage, 3 when --topology/--demo-dir does not answer.
 
 Requests (DynamoDB's JSON in and out):
   call OPERATION ['REQUEST_JSON' | --input FILE | --input -]
@@ -639,6 +661,7 @@ int Main(int argc, char** argv) {
   if (command == "demo") return CmdDemo(argc, argv);
   if (command == "compose") return CmdCompose(argc, argv);
   if (command == "health") return CmdHealth(argc, argv);
+  if (command == "bench") return CmdBench(argc, argv);
 
   Args args;
   std::string error;
