@@ -62,8 +62,8 @@ struct Limits {
 };
 
 struct ProcessMemory {
-  std::string name;  // e.g. us-east-a, from DIR/run/<name>.pid
-  pid_t pid = 0;
+  std::string name;  // e.g. us-east-a, from DIR/run/<name>.pid (or the node's own status)
+  pid_t pid = 0;  // 0: reported by the node (--topology)
   uint64_t vm_hwm_kib = 0;  // peak resident set (VmHWM of /proc/PID/status)
 };
 

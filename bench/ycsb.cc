@@ -139,6 +139,21 @@ std::string RandomValue(std::mt19937_64& rng, int bytes) {
   return v;
 }
 
+void Keyspace::Answered(int64_t record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t limit = inserted.load();
+  if (record != limit) {
+    if (record > limit) answered_ahead_.insert(record);
+    return;
+  }
+  ++limit;
+  while (!answered_ahead_.empty() && *answered_ahead_.begin() == limit) {
+    answered_ahead_.erase(answered_ahead_.begin());
+    ++limit;
+  }
+  inserted.store(limit);
+}
+
 WorkloadResult RunWorkload(const WorkloadSpec& spec, const RunOptions& o, Keyspace& keyspace,
                            const StoreFactory& stores, const std::atomic<bool>& stop) {
   WorkloadResult result;
@@ -199,12 +214,7 @@ WorkloadResult RunWorkload(const WorkloadSpec& spec, const RunOptions& o, Keyspa
           case OpType::kInsert: {
             int64_t record = keyspace.next_insert.fetch_add(1);
             outcome = store.Insert(record, RandomValue(rng, o.value_bytes));
-            if (outcome == Outcome::kOk) {
-              // The readers may now choose it (records are acknowledged in about the order taken).
-              int64_t seen = keyspace.inserted.load();
-              while (record + 1 > seen && !keyspace.inserted.compare_exchange_weak(seen, record + 1)) {
-              }
-            }
+            keyspace.Answered(record);
             break;
           }
         }

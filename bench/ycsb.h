@@ -29,8 +29,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -109,9 +111,18 @@ using StoreFactory = std::function<std::unique_ptr<Store>(int client)>;
 // The records shared by the clients of all workloads: how many exist, the next to insert.
 struct Keyspace {
   explicit Keyspace(int64_t records) : inserted(records), next_insert(records) {}
-  // Records [0, inserted) are (nearly all) acknowledged: the highest acknowledged insert + 1.
+  // Every record below `inserted` has had its insert answered (YCSB's AcknowledgedCounterGenerator):
+  // readers choose only among them, so a read never races the insert of its own key. An insert
+  // that failed counts as answered too (or one failure would stop the keyspace growing); reading
+  // it is then an honest "not found".
   std::atomic<int64_t> inserted;
   std::atomic<int64_t> next_insert;
+  // The insert of `record` (taken from next_insert) was answered.
+  void Answered(int64_t record);
+
+ private:
+  std::mutex mu_;
+  std::set<int64_t> answered_ahead_;  // answered, above a record still in flight
 };
 
 struct OpStats {

@@ -156,6 +156,22 @@ TEST(RunWorkload, InsertsGrowTheKeyspaceAndRmwCountsConditionFailures) {
   EXPECT_EQ(rmw.errors.load(), 0u);
 }
 
+// Readers choose only records whose insert was answered: the limit waits for a record still in
+// flight even when later ones were answered first, then jumps past all of them.
+TEST(Keyspace, TheReadableLimitWaitsForTheOldestInsertInFlight) {
+  Keyspace keys(10);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(keys.next_insert.fetch_add(1), 10 + i);
+  keys.Answered(12);
+  keys.Answered(11);
+  EXPECT_EQ(keys.inserted.load(), 10) << "record 10 is still in flight";
+  keys.Answered(10);
+  EXPECT_EQ(keys.inserted.load(), 13);
+  keys.Answered(13);
+  EXPECT_EQ(keys.inserted.load(), 14);
+  keys.Answered(5);  // below the limit: nothing changes
+  EXPECT_EQ(keys.inserted.load(), 14);
+}
+
 // Coordinated omission: one client, 10 ms per operation, 200 operations/s due. The client falls
 // behind at once; in open loop each operation's latency counts from when it was due, so the
 // queue shows (hundreds of ms), where the closed loop reports only the 10 ms service time.

@@ -4,7 +4,7 @@
 //   2. per topology: the table (bucket S, id N; bench/meridian_store.h), global when there are
 //      several regions; the load phase; then each workload at each client count, the lag probe
 //      (bench/replication_lag.h) running beside them; the peak memory of the topology's processes
-//      (their run/*.pid) read before they stop;
+//      (their run/*.pid; with --topology, each facility node's own NodeStatus) read before they stop;
 //   0. first, before any topology runs (so they measure a quiet machine), the limits: raw RocksDB
 //      with the same items and sync=true at each client count, the fsync floor of the data
 //      folder's disk, a ZeroMQ loopback round trip (bench/closed_loop.h);
@@ -319,7 +319,7 @@ class WorkFolder {
 };
 
 // VmHWM (peak resident set) of every process with a pid file in `run_dir` that still runs.
-std::vector<bench::ProcessMemory> PeakMemory(const fs::path& run_dir) {
+std::vector<bench::ProcessMemory> PeakMemoryFromPids(const fs::path& run_dir) {
   std::vector<bench::ProcessMemory> out;
   std::error_code ec;
   if (run_dir.empty() || !fs::is_directory(run_dir, ec)) return out;
@@ -374,6 +374,25 @@ Result<Target> LoadTarget(const fs::path& topology_file, const fs::path& credent
   return target;
 }
 
+// The peak memory of the topology's processes: from their pid files when it runs as a demo here,
+// else as each facility node reports it (NodeStatus peak_rss_kib; pid 0: it may be elsewhere).
+std::vector<bench::ProcessMemory> PeakMemory(const Target& t) {
+  if (!t.run_dir.empty()) return PeakMemoryFromPids(t.run_dir);
+  std::vector<bench::ProcessMemory> out;
+  for (const auto& region : t.topology.regions) {
+    for (const auto& f : region.facilities) {
+      meridian::ClientOptions o;
+      o.endpoint = f.NativeEndpoint();
+      o.timeout = std::chrono::seconds(2);
+      o.credentials = t.credentials;
+      o.fail_fast = true;
+      Result<proto::NodeStatus> s = Client(std::move(o)).NodeStatus();
+      if (s.ok() && s->peak_rss_kib > 0) out.push_back({region.name + "-" + f.name, 0, s->peak_rss_kib});
+    }
+  }
+  return out;
+}
+
 RegionClientOptions ClientOptions(const Target& t, size_t region, uint64_t seed) {
   RegionClientOptions o;
   o.region = t.topology.regions[region];
@@ -425,7 +444,7 @@ Status RunTopology(const Target& target, const Options& o, const std::string& ta
       std::to_string(load_clients) + " clients, BatchWriteItem of " + std::to_string(bench::kLoadBatch));
   run->load = bench::Load(o.records, load_clients, o.value_bytes, stores, stop);
   if (run->load.interrupted || run->load.records < o.records) {
-    run->processes = PeakMemory(target.run_dir);  // what the load alone took
+    run->processes = PeakMemory(target);  // what the load alone took
     std::cout << bench::RunFooter(*run, limits) << std::flush;
     if (run->load.interrupted) return Status::Ok();
     return Status::Internal("the load failed after " + std::to_string(run->load.records) + " records: " +
@@ -453,7 +472,7 @@ Status RunTopology(const Target& target, const Options& o, const std::string& ta
     }
   }
   if (run->lag) run->lag->Stop();
-  run->processes = PeakMemory(target.run_dir);
+  run->processes = PeakMemory(target);
   std::cout << bench::RunFooter(*run, limits) << std::flush;
   return Status::Ok();
 }

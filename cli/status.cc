@@ -2,7 +2,8 @@
 // region says about its replication (global tables), as a table or as the operator conventions'
 // JSON (../shared/DESIGN.md: fields are added, never renamed):
 //   {"schema_version":1,"regions":[{"name","leader","facilities":[{"name","up","role","term",
-//    "commit_index","applied_index","native_endpoint","http_endpoint"}],
+//    "commit_index","applied_index","native_endpoint","http_endpoint",...,"rss_bytes",
+//    "peak_rss_bytes"}],
 //    "replication":[{"source","destination","lag_ms","lag_records"}],
 //    "conflicts":{"TABLE":{"count","recent":[{"time","table","key","loser","winner",
 //                                              "loser_was_delete"}]}}}]}
@@ -115,6 +116,8 @@ ojson FacilityJson(const FacilityAnswer& f) {
   j["snapshot_index"] = s.snapshot_index;
   j["node_id"] = s.node_id;
   j["leader_facility"] = s.leader_facility.empty() ? ojson(nullptr) : ojson(s.leader_facility);
+  j["rss_bytes"] = s.rss_kib > 0 ? ojson(s.rss_kib * 1024) : ojson(nullptr);
+  j["peak_rss_bytes"] = s.peak_rss_kib > 0 ? ojson(s.peak_rss_kib * 1024) : ojson(nullptr);
   return j;
 }
 
@@ -186,15 +189,22 @@ std::string VersionText(const ojson& v) {
   return text + " {" + vv + "}";
 }
 
+// A facility's resident set as "123 MiB", or "-" when unknown (a facility down has no field).
+std::string RssCell(const ojson& facility) {
+  auto it = facility.find("rss_bytes");
+  if (it == facility.end() || !it->is_number_unsigned()) return "-";
+  return std::to_string(it->get<uint64_t>() >> 20) + " MiB";
+}
+
 void PrintTable(const ojson& out, const std::vector<std::string>& replication_notes) {
   std::vector<std::vector<std::string>> rows = {
-      {"REGION", "FACILITY", "STATE", "ROLE", "TERM", "COMMIT", "APPLIED", "HTTP", ""}};
+      {"REGION", "FACILITY", "STATE", "ROLE", "TERM", "COMMIT", "APPLIED", "RSS", "HTTP", ""}};
   for (const auto& region : out["regions"]) {
     for (const auto& f : region["facilities"]) {
       bool leads = region["leader"].is_string() && region["leader"] == f["name"];
       rows.push_back({region["name"].get<std::string>(), f["name"].get<std::string>() + (leads ? " *" : ""),
                       f["up"].get<bool>() ? "up" : "down", Cell(f["role"]), Cell(f["term"]),
-                      Cell(f["commit_index"]), Cell(f["applied_index"]), Cell(f["http_endpoint"]),
+                      Cell(f["commit_index"]), Cell(f["applied_index"]), RssCell(f), Cell(f["http_endpoint"]),
                       f.contains("error") ? "(" + f["error"].get<std::string>() + ")" : ""});
     }
   }

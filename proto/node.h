@@ -63,9 +63,13 @@ struct NodeStatus {
   std::string native_endpoint;   // this node's, as reachable by clients
   std::string http_endpoint;
   std::vector<MemberStatus> members;  // the current voters
+  // The node process's resident set now and at its peak (VmRSS, VmHWM of /proc/self/status), in
+  // KiB; 0 where unknown (an older node).
+  uint64_t rss_kib = 0;
+  uint64_t peak_rss_kib = 0;
   MSGPACK_DEFINE_MAP(region, facility, node_id, role, term, commit_index, applied_index, last_index,
                      snapshot_index, leader_id, leader_facility, native_endpoint, http_endpoint,
-                     members);
+                     members, rss_kib, peak_rss_kib);
 };
 
 // Encoders and decoders for the typed bodies above.

@@ -1,5 +1,7 @@
 #include "region/region_backend.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -129,6 +131,18 @@ Result<Response> RegionBackend::Execute(const RequestContext& ctx, const Request
                     ", term " + std::to_string(s.term) + "): " + last.message());
 }
 
+namespace {
+// VmRSS and VmHWM of this process, in KiB.
+void ReadProcessMemory(proto::NodeStatus* s) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    uint64_t* field = line.rfind("VmRSS:", 0) == 0 ? &s->rss_kib : line.rfind("VmHWM:", 0) == 0 ? &s->peak_rss_kib : nullptr;
+    if (field != nullptr) *field = std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+}
+}  // namespace
+
 std::string RegionBackend::HandleNodeFrame(const proto::RawFrame& frame,
                                            const std::optional<std::string>& principal) {
   auto op = static_cast<proto::NodeOp>(frame.op);
@@ -136,7 +150,11 @@ std::string RegionBackend::HandleNodeFrame(const proto::RawFrame& frame,
     proto::NodeAdminArgs args;
     if (frame.body && frame.body->type == msgpack::type::MAP) frame.body->convert(args);
     switch (op) {
-      case proto::NodeOp::kStatus: return proto::EncodeNodeStatusReply(frame.request_id, replica_->GetStatus());
+      case proto::NodeOp::kStatus: {
+        proto::NodeStatus status = replica_->GetStatus();
+        ReadProcessMemory(&status);
+        return proto::EncodeNodeStatusReply(frame.request_id, status);
+      }
       case proto::NodeOp::kTransferLeader:
       case proto::NodeOp::kReplaceFacility: {
         if (access_) {

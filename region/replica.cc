@@ -24,6 +24,7 @@
 #include "proto/socket_options.h"
 #include "region/raft_codec.h"
 #include "region/raft_storage.h"
+#include "region/snapshot_transfer.h"
 
 namespace meridian::region {
 namespace {
@@ -157,14 +158,21 @@ struct Replica::Impl {
   std::vector<ReadWaiter> reads_deferred;  // the leader has no commit of its term yet
   LogIndex state_applied;  // the index the RocksDB state reflects
   uint64_t bytes_since_compaction = 0;
-  const rocksdb::Snapshot* held = nullptr;  // the state at held_index, for followers far behind
+  // The state at held_index, for followers far behind; shared with the transfers reading it.
+  std::shared_ptr<const rocksdb::Snapshot> held;
   LogIndex held_index;
+  // Snapshot transfers (region/snapshot_transfer.h): the leader's, by follower node id, and the
+  // one this node is receiving.
+  std::map<uint64_t, std::unique_ptr<OutgoingSnapshot>> outgoing;
+  std::unique_ptr<IncomingSnapshot> incoming;
+  uint64_t next_transfer_id = 0;
   std::thread loop;
 
   Impl(Engine* e, ReplicaOptions o) : engine(e), options(std::move(o)) {}
 
   ~Impl() {
-    if (held) engine->db()->ReleaseSnapshot(held);
+    outgoing.clear();  // their iterators before the snapshot they read
+    held.reset();
   }
 
   std::string EndpointOf(uint64_t id) const {
@@ -180,6 +188,10 @@ struct Replica::Impl {
 
   // ---- transport ----
   void SendTo(uint64_t to, const std::vector<raft::Message>& msgs) {
+    SendFrame(to, EncodePeerFrame(msgs, options.credentials ? &*options.credentials : nullptr));
+  }
+
+  void SendFrame(uint64_t to, const std::string& frame) {
     auto it = peers.find(to);
     if (it == peers.end()) {
       std::string endpoint = EndpointOf(to);
@@ -192,7 +204,6 @@ struct Replica::Impl {
       s.connect(endpoint);
       it = peers.emplace(to, std::move(s)).first;
     }
-    std::string frame = EncodePeerFrame(msgs, options.credentials ? &*options.credentials : nullptr);
     if (frame.size() > proto::kMaxFrameBytes) {
       std::fprintf(stderr, "replica: a message batch of %zu bytes for node %llu exceeds the frame limit; dropped\n",
                    frame.size(), static_cast<unsigned long long>(to));
@@ -212,6 +223,10 @@ struct Replica::Impl {
       std::optional<std::string> secret = options.access->Secret(frame.auth->key_id);
       if (!secret || !proto::VerifyFrameAuth(*frame.auth, *secret, WallMs() / 1000).ok()) return {};
     }
+    if (frame.op == kChunkOp || frame.op == kAckOp) {
+      HandleTransferFrame(frame);
+      return {};
+    }
     Result<std::vector<raft::Message>> msgs = UnpackRaftMessages(*frame.body);
     if (!msgs.ok()) return {};
     std::vector<raft::Message> out;
@@ -225,14 +240,19 @@ struct Replica::Impl {
 
   // ---- snapshots ----
   void HoldSnapshotAt(LogIndex index) {
-    if (held) engine->db()->ReleaseSnapshot(held);
-    held = engine->db()->GetSnapshot();
+    rocksdb::DB* db = engine->db();
+    held = std::shared_ptr<const rocksdb::Snapshot>(db->GetSnapshot(),
+                                                    [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
     held_index = index;
   }
 
   void MaybeCompact() {
     LogIndex applied = raft->applied();
     if (applied != state_applied || applied <= raft->snapshot().index) return;
+    // Not while a follower is being sent a snapshot: it needs the log from that snapshot on to
+    // catch up, and a newer snapshot would start its transfer again (forever, under steady load).
+    // Bounded by bytes (the log is held in memory): past twice snapshot_bytes, compact all the same.
+    if (!outgoing.empty() && bytes_since_compaction < 2 * options.snapshot_bytes) return;
     if (applied.value - raft->snapshot().index.value < options.snapshot_entries &&
         bytes_since_compaction < options.snapshot_bytes) {
       return;
@@ -254,43 +274,135 @@ struct Replica::Impl {
     bytes_since_compaction = 0;
   }
 
-  // Fills in the state for an outgoing snapshot; false: it cannot be sent now.
-  bool FillSnapshot(raft::Message* m) {
+  // ---- snapshot transfers (region/snapshot_transfer.h) ----
+  static constexpr size_t kChunkBytes = 1 << 20;
+  static constexpr size_t kChunkWindow = 4;
+  static constexpr auto kTransferStall = std::chrono::seconds(10);
+
+  // An InstallSnapshot the core wants sent (data empty): true when it may go now, its data the
+  // descriptor of a completed transfer; false while the state is still on its way (a transfer is
+  // started when none is running for this follower and index).
+  bool RouteSnapshot(raft::Message* m) {
+    uint64_t to = m->to.value;
     LogIndex want = m->snapshot->index;
+    auto it = outgoing.find(to);
+    if (it != outgoing.end()) {
+      OutgoingSnapshot& o = *it->second;
+      if (!o.failed() && o.meta().index == want && o.meta().term == m->snapshot->term) {
+        if (!o.complete()) return false;
+        m->snapshot->data = StagedDescriptor(o.id());
+        return true;
+      }
+      outgoing.erase(it);
+    }
     if (!held || held_index != want) {
       if (raft->applied() == want && state_applied == want) {
         HoldSnapshotAt(want);
       } else {
         // After a restart: no RocksDB snapshot at the compaction point. Compact again at what is
-        // applied now; the leader sends that snapshot on its next attempt.
+        // applied now; the core asks for that snapshot on its next attempt.
         if (raft->applied() == state_applied) CompactNow();
         return false;
       }
     }
-    Result<std::string> dump = engine->DumpState(held);
-    if (!dump.ok()) {
-      std::fprintf(stderr, "replica: cannot dump state for a snapshot: %s\n", dump.status().ToString().c_str());
-      return false;
+    uint64_t id = (node_id << 40) ^ (++next_transfer_id) ^
+                  static_cast<uint64_t>(Clock::now().time_since_epoch().count() & 0xffffffffff);
+    outgoing[to] = std::make_unique<OutgoingSnapshot>(engine, id, node_id, *m->snapshot, held, Clock::now());
+    std::fprintf(stderr, "replica: sending a snapshot at index %llu to node %llu (transfer %llu)\n",
+                 static_cast<unsigned long long>(want.value), static_cast<unsigned long long>(to),
+                 static_cast<unsigned long long>(id));
+    return false;
+  }
+
+  // Each turn: the leader's transfers send what their windows allow; finished or hopeless ones go.
+  void PumpTransfers() {
+    if (raft->role() != raft::Role::kLeader) {
+      outgoing.clear();
+      return;
     }
-    m->snapshot->data = std::move(dump).value();
-    return true;
+    auto now = Clock::now();
+    for (auto it = outgoing.begin(); it != outgoing.end();) {
+      OutgoingSnapshot& o = *it->second;
+      const raft::Progress* p = raft->progress(NodeId{it->first});
+      const char* end = nullptr;
+      if (p == nullptr) end = "the node left the group";
+      else if (p->match >= o.meta().index) end = nullptr;
+      else if (o.failed()) end = "the follower refused a chunk";
+      else if (o.Stalled(now, kTransferStall)) end = "no answer from the follower";
+      if (p != nullptr && p->match >= o.meta().index) {
+        std::fprintf(stderr, "replica: node %llu installed the snapshot at index %llu (%llu keys, %llu chunks, %.1f s)\n",
+                     static_cast<unsigned long long>(it->first), static_cast<unsigned long long>(o.meta().index.value),
+                     static_cast<unsigned long long>(o.keys()), static_cast<unsigned long long>(o.chunks_sent()),
+                     std::chrono::duration<double>(now - o.started()).count());
+        it = outgoing.erase(it);
+        continue;
+      }
+      if (end != nullptr) {
+        std::fprintf(stderr, "replica: snapshot transfer %llu to node %llu given up: %s; it starts again\n",
+                     static_cast<unsigned long long>(o.id()), static_cast<unsigned long long>(it->first), end);
+        it = outgoing.erase(it);
+        continue;
+      }
+      Result<std::vector<SnapshotChunk>> chunks = o.Pump(kChunkWindow, kChunkBytes, now);
+      if (!chunks.ok()) {
+        std::fprintf(stderr, "replica: cannot read the state for a snapshot: %s\n", chunks.status().ToString().c_str());
+        it = outgoing.erase(it);
+        continue;
+      }
+      for (const SnapshotChunk& c : *chunks) SendTransferFrame(it->first, kChunkOp, PackChunk(c));
+      ++it;
+    }
+  }
+
+  void SendTransferFrame(uint64_t to, uint16_t op, const std::string& body) {
+    SendFrame(to, proto::EncodeFrame(proto::FrameKind::kPeer, op, "", body,
+                                     options.credentials ? &*options.credentials : nullptr));
+  }
+
+  // A chunk (follower) or a chunk's acknowledgement (leader), from an authenticated peer frame.
+  void HandleTransferFrame(const proto::RawFrame& frame) {
+    if (frame.op == kChunkOp) {
+      Result<SnapshotChunk> c = UnpackChunk(*frame.body);
+      if (!c.ok() || c->from == 0 || c->from == node_id || raft->role() == raft::Role::kLeader) return;
+      if (!incoming) incoming = std::make_unique<IncomingSnapshot>(engine, engine->db()->GetName() + ".incoming-snapshot");
+      SendTransferFrame(c->from, kAckOp, PackAck(incoming->OnChunk(*c)));
+    } else {
+      Result<ChunkAck> a = UnpackAck(*frame.body);
+      if (!a.ok()) return;
+      for (auto& [to, o] : outgoing) o->OnAck(*a, Clock::now());
+    }
+  }
+
+  // An InstallSnapshot for this node: it goes to the core only when its state is staged here.
+  bool AcceptSnapshot(const raft::Message& m) {
+    std::optional<uint64_t> id = ParseStagedDescriptor(m.snapshot->data);
+    if (!id) return true;  // a whole-state dump (an older leader): installed as it is
+    if (incoming && incoming->Ready(*id, m.snapshot->index.value, m.snapshot->term.value)) return true;
+    // Not staged here (this node restarted, or the transfer was replaced): the leader starts again.
+    SendTransferFrame(m.from.value, kAckOp, PackAck(ChunkAck{*id, 0, false, false}));
+    return false;
   }
 
   void InstallSnapshot(const raft::Snapshot& snap, const std::optional<raft::HardState>& hs) {
     rocksdb::WriteBatch extra;
     storage->AddInstallSnapshot(snap, hs, &extra);
     storage->SetApplied(snap.index, &extra);
-    Status st = engine->InstallState(snap.data, &extra);
+    Status st;
+    if (ParseStagedDescriptor(snap.data)) {
+      // AcceptSnapshot let the message through only with the transfer staged in `incoming`.
+      st = incoming ? engine->InstallStagedState(incoming->dir(), &extra)
+                    : Status::Internal("no staged state for the snapshot");
+      if (incoming) incoming->Reset();
+    } else {
+      st = engine->InstallState(snap.data, &extra);
+    }
     if (!st.ok()) Fatal("installing a snapshot", st);
     // The node's engine writes unsynced (the log is the durable copy); a snapshot replaces the log,
     // so it must be on disk before the acknowledgement leaves.
     rocksdb::Status synced = engine->db()->FlushWAL(/*sync=*/true);
     if (!synced.ok()) Fatal("syncing an installed snapshot", Status::Internal(synced.ToString()));
     state_applied = snap.index;
-    if (held) {
-      engine->db()->ReleaseSnapshot(held);
-      held = nullptr;
-    }
+    held.reset();
     FailAllPending("this node installed a snapshot; the write's outcome is unknown, retry it");
     std::fprintf(stderr, "replica: installed a snapshot at index %llu (term %llu)\n",
                  static_cast<unsigned long long>(snap.index.value),
@@ -413,7 +525,7 @@ struct Replica::Impl {
     std::map<uint64_t, std::vector<raft::Message>> by_peer;
     for (raft::Message& m : rd.messages) {
       if (m.type == raft::MessageType::kSnapshot && m.snapshot && m.snapshot->data.empty()) {
-        if (!FillSnapshot(&m)) continue;
+        if (!RouteSnapshot(&m)) continue;
       }
       by_peer[m.to.value].push_back(std::move(m));
     }
@@ -490,7 +602,10 @@ struct Replica::Impl {
         xfers.swap(transfers);
       }
       for (const std::string& f : frames) {
-        for (const raft::Message& m : DecodePeer(f)) raft->Step(m);
+        for (const raft::Message& m : DecodePeer(f)) {
+          if (m.type == raft::MessageType::kSnapshot && m.snapshot && !AcceptSnapshot(m)) continue;
+          raft->Step(m);
+        }
       }
       auto now = Clock::now();
       if (now >= next_tick) {
@@ -532,6 +647,7 @@ struct Replica::Impl {
         }  // else: a new leader without a commit of its term; try again next turn
       }
       while (raft->HasReady()) HandleReady();
+      PumpTransfers();
       bool lead = raft->role() == raft::Role::kLeader;
       if (was_leader && !lead) {
         // Entries proposed here may still commit under the new leader, or be overwritten: the

@@ -4,7 +4,7 @@
 // RocksDB. Each turn of the loop it takes everything that arrived since the last turn (peer
 // messages, proposed writes, read requests, operator requests), steps the core, ticks it on time,
 // and then, for each Ready:
-//   1. installs a received snapshot (Engine::InstallState: one synced write),
+//   1. installs a received snapshot (Engine::InstallStagedState: staged SST files ingested),
 //   2. writes the new log entries and hard state in ONE synced RocksDB write (RaftStorage::Persist):
 //      every write proposed in this turn shares that fsync (group commit), and a vote or an append
 //      acknowledgement leaves only after it (thesis §3.8),
@@ -28,9 +28,12 @@
 // local state without any of this.
 //
 // Snapshots: every `snapshot_entries` applied entries (or `snapshot_bytes` of entry data) the loop
-// takes a RocksDB snapshot of the state it has just applied and compacts the log up to it. A
-// follower that needs entries older than the log gets the state dumped from that RocksDB snapshot
-// (Engine::DumpState) in one message; one after a restart without a held snapshot gets a fresh one
+// takes a RocksDB snapshot of the state it has just applied and compacts the log up to it (not
+// while a snapshot is being sent, up to twice snapshot_bytes of log). A follower that needs
+// entries older than the log gets the state read from that RocksDB snapshot in 1 MB chunks, four
+// outstanding at a time, staged into SST files on its side and ingested
+// (region/snapshot_transfer.h): memory stays a few chunks and the loop a chunk's work per turn,
+// whatever the size of the state. One after a restart without a held snapshot gets a fresh one
 // taken at the applied index.
 //
 // Node ids: facility i (0-based, topology order) bootstraps the group with id i+1; a facility that

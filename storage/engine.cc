@@ -5,6 +5,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/sst_file_reader.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -27,6 +29,7 @@
 #include "storage/item_codec.h"
 #include "storage/key_codec.h"
 #include "storage/key_condition.h"
+#include "storage/state_transfer.h"
 
 namespace meridian {
 namespace {
@@ -81,7 +84,7 @@ constexpr char kCfVersions[] = "versions";
 // Index in Impl::handles of each Cf (handles[0] is RocksDB's default column family).
 constexpr size_t CfIndex(Cf which) { return static_cast<size_t>(which) + 1; }
 // The column families that make up the replicated state, in DumpState's order.
-constexpr std::array<Cf, 5> kStateCfs = {Cf::kCatalog, Cf::kItems, Cf::kVersions, Cf::kChanges, Cf::kRegion};
+constexpr std::array<Cf, 5> kStateCfs = kStateColumnFamilies;
 // The state column families of format 1 dumps (before versions): still installed.
 constexpr std::array<Cf, 4> kStateCfsFormat1 = {Cf::kCatalog, Cf::kItems, Cf::kChanges, Cf::kRegion};
 constexpr const char* CfName(Cf which) {
@@ -3161,18 +3164,7 @@ struct Engine::Impl {
     }
 
     rocksdb::WriteBatch batch;
-    for (Cf which : kStateCfs) {
-      rocksdb::ColumnFamilyHandle* h = Handle(which);
-      // Everything present now goes: [ "", last key + "\0" ) covers every key of the family.
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
-      it->SeekToLast();
-      if (it->Valid()) {
-        std::string end = it->key().ToString();
-        end.push_back('\0');
-        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.DeleteRange(h, rocksdb::Slice(), end)));
-      }
-      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
-    }
+    MERIDIAN_RETURN_IF_ERROR(AddStateDeletes(&batch));
     for (size_t i = 0; i < dumped.size(); ++i) {
       const msgpack::object& cf = top[2].via.array.ptr[i];
       if (cf.type != msgpack::type::ARRAY || cf.via.array.size != 2 || !is_str(cf.via.array.ptr[0], CfName(dumped[i]))) {
@@ -3200,6 +3192,27 @@ struct Engine::Impl {
     // Exclusive: no reader mixes the old catalog cache with the new items.
     std::unique_lock lock(catalog_mutex);
     MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch)));
+    return AfterInstall();
+  }
+
+  // A DeleteRange per state family covering everything present now: [ "", last key + "\0" ).
+  Status AddStateDeletes(rocksdb::WriteBatch* batch) {
+    for (Cf which : kStateCfs) {
+      rocksdb::ColumnFamilyHandle* h = Handle(which);
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+      it->SeekToLast();
+      if (it->Valid()) {
+        std::string end = it->key().ToString();
+        end.push_back('\0');
+        MERIDIAN_RETURN_IF_ERROR(FromRocks(batch->DeleteRange(h, rocksdb::Slice(), end)));
+      }
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(it->status()));
+    }
+    return Status::Ok();
+  }
+
+  // After the state was replaced (catalog_mutex held exclusively).
+  Status AfterInstall() {
     pending_catalog_version.store(0, std::memory_order_release);
     {
       // The normal path's clock and counter start again from the installed state.
@@ -3208,6 +3221,100 @@ struct Engine::Impl {
       normal_counter.reset();
     }
     return LoadCatalog();
+  }
+
+  // ---- staged installs (storage/state_transfer.h) ----
+  // In the default column family (node-local, never part of the state): the staging folder of
+  // an install whose ingestion may not have happened yet.
+  static constexpr char kStagedInstallKey[] = "meridian/staged-install";
+
+  rocksdb::WriteOptions SyncedWrites() const {
+    rocksdb::WriteOptions wo = write_options;
+    wo.sync = true;
+    return wo;
+  }
+
+  // The staged files that exist, each checked whole against its block checksums.
+  Result<std::vector<std::pair<Cf, std::string>>> StagedFiles(const std::string& dir) {
+    std::vector<std::pair<Cf, std::string>> files;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return Status::Internal("no staged state in " + dir);
+    for (Cf which : kStateCfs) {
+      std::string file = StagedFile(dir, which);
+      if (!std::filesystem::exists(file, ec)) continue;
+      rocksdb::Options o = db->GetOptions(Handle(which));
+      rocksdb::SstFileReader reader(o);
+      rocksdb::Status s = reader.Open(file);
+      if (s.ok()) s = reader.VerifyChecksum();
+      if (!s.ok()) return Status::Internal("staged state file " + file + " is damaged: " + s.ToString());
+      files.emplace_back(which, std::move(file));
+    }
+    return files;
+  }
+
+  // Deletes the state and ingests the staged files. The files stay in `dir` (each is ingested
+  // through a hard link that RocksDB moves in), so this can be done again after a crash.
+  Status IngestStaged(const std::string& dir, const std::vector<std::pair<Cf, std::string>>& files) {
+    rocksdb::WriteBatch deletes;
+    MERIDIAN_RETURN_IF_ERROR(AddStateDeletes(&deletes));
+    if (deletes.Count() > 0) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(SyncedWrites(), &deletes)));
+    std::vector<rocksdb::IngestExternalFileArg> args;
+    for (const auto& [which, file] : files) {
+      std::string link = dir + "/ingest-" + CfName(which) + ".sst";
+      std::error_code ec;
+      std::filesystem::remove(link, ec);
+      std::filesystem::create_hard_link(file, link, ec);
+      if (ec) return Status::Internal("cannot link " + file + ": " + ec.message());
+      rocksdb::IngestExternalFileArg arg;
+      arg.column_family = Handle(which);
+      arg.external_files = {link};
+      arg.options.move_files = true;
+      arg.options.allow_blocking_flush = true;  // the DeleteRange above is in the memtable
+      args.push_back(std::move(arg));
+    }
+    if (!args.empty()) MERIDIAN_RETURN_IF_ERROR(FromRocks(db->IngestExternalFiles(args)));
+    return Status::Ok();
+  }
+
+  Status InstallStagedState(const std::string& dir, rocksdb::WriteBatch* extra) {
+    Result<std::vector<std::pair<Cf, std::string>>> files = StagedFiles(dir);
+    if (!files.ok()) return files.status();
+    std::unique_lock lock(catalog_mutex);
+    rocksdb::WriteBatch batch;
+    MERIDIAN_RETURN_IF_ERROR(AddStateDeletes(&batch));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(batch.Put(handles[0], kStagedInstallKey, dir)));
+    if (extra != nullptr) {
+      ReplayInto replay(&batch, handles);
+      MERIDIAN_RETURN_IF_ERROR(FromRocks(extra->Iterate(&replay)));
+    }
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(SyncedWrites(), &batch)));
+    MERIDIAN_RETURN_IF_ERROR(IngestStaged(dir, *files));
+    MERIDIAN_RETURN_IF_ERROR(FinishStagedInstall(dir));
+    return AfterInstall();
+  }
+
+  Status FinishStagedInstall(const std::string& dir) {
+    rocksdb::WriteBatch done;
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(done.Delete(handles[0], kStagedInstallKey)));
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(db->Write(SyncedWrites(), &done)));
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);  // a leftover folder is harmless: the next staging empties it
+    return Status::Ok();
+  }
+
+  // At open: an install that stopped after its first write is finished from its staged files.
+  Status FinishInterruptedInstall() {
+    std::string dir;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), handles[0], kStagedInstallKey, &dir);
+    if (s.IsNotFound()) return Status::Ok();
+    MERIDIAN_RETURN_IF_ERROR(FromRocks(s));
+    Result<std::vector<std::pair<Cf, std::string>>> files = StagedFiles(dir);
+    if (!files.ok()) {
+      return Status::Internal("a snapshot install was interrupted and cannot be finished (" + files.status().message() +
+                              "); empty this facility's data folder and let it rejoin its region");
+    }
+    MERIDIAN_RETURN_IF_ERROR(IngestStaged(dir, *files));
+    return FinishStagedInstall(dir);
   }
 };
 
@@ -3252,6 +3359,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, EngineOpti
     impl->catalog = impl->Handle(Cf::kCatalog);
     impl->items = impl->Handle(Cf::kItems);
     impl->options = std::move(options);
+    MERIDIAN_RETURN_IF_ERROR(impl->FinishInterruptedInstall());
     MERIDIAN_RETURN_IF_ERROR(impl->LoadCatalog());
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
   });
@@ -3310,6 +3418,10 @@ Result<std::string> Engine::DumpState(const rocksdb::Snapshot* snapshot) {
 
 Status Engine::InstallState(std::string_view dump, rocksdb::WriteBatch* extra) {
   return Guarded([&] { return impl_->InstallState(dump, extra); });
+}
+
+Status Engine::InstallStagedState(const std::string& dir, rocksdb::WriteBatch* extra) {
+  return Guarded([&] { return impl_->InstallStagedState(dir, extra); });
 }
 
 rocksdb::DB* Engine::db() { return impl_->db; }

@@ -39,6 +39,7 @@
 // apply loop), while reads may run concurrently from other threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,6 +70,10 @@ enum class Cf {
              // the replication state of global tables (storage/global_table.h)
   kVersions, // replicated state: item versions and tombstones
 };
+// The column families that make up the replicated state, in the order a dump or a state transfer
+// (storage/state_transfer.h) carries them.
+inline constexpr std::array<Cf, 5> kStateColumnFamilies = {Cf::kCatalog, Cf::kItems, Cf::kVersions, Cf::kChanges,
+                                                           Cf::kRegion};
 
 // How Execute runs a request on the replicated apply path.
 struct ApplyOptions {
@@ -172,6 +177,15 @@ class Engine {
   // its checksum) gives an error and changes nothing. Called from the apply thread; concurrent
   // reads see the old state or the new one, never a mix of catalog and items.
   Status InstallState(std::string_view dump, rocksdb::WriteBatch* extra);
+  // The same from the SST files a StateStager wrote in `dir` (storage/state_transfer.h), for a
+  // state of any size: the DeleteRanges, `extra` and a marker naming `dir` in one synced write,
+  // then the files ingested (IngestExternalFiles: atomic across the families), then the marker
+  // removed and `dir` deleted. A node that stops in between finishes the install when it opens
+  // again (Engine::Open redoes the deletes and the ingestion from `dir`, still intact), so the
+  // state is never seen half installed after `extra` is durable. Staged files that fail their
+  // checksums give an error before anything is written; an error after that (the ingestion
+  // failed) must stop the node: the next open tries the install again.
+  Status InstallStagedState(const std::string& dir, rocksdb::WriteBatch* extra);
 
   // Direct access for the region runtime (region/raft_storage.h). Owned by the engine.
   rocksdb::DB* db();
