@@ -45,12 +45,14 @@ constexpr char kUsage[] = R"(usage: meridian <command> [options]
 
 Server:
   start --topology FILE --region NAME --facility NAME [--join] [--no-auth] [--workers N]
-        [--snapshot-entries N]
+        [--snapshot-entries N] [--block-cache-mb N] [--write-buffer-mb N]
       Serve one facility node of a region (Raft replica group of three facilities): the native
       protocol and DynamoDB's HTTP API on the facility's ports in the topology. Keys come from
       access.yaml beside the topology; peers are signed with its `credentials` file. A node
       started on an empty data folder while its region runs joins as a new member: make it a
       voter with `meridian admin replace-facility`. SIGTERM: a leader hands over first.
+      Memory: RocksDB's block cache (default 64 MiB) and memtables (default 32 MiB in all);
+      with the defaults a node stays near 300 MiB of RSS at 10^7 items (docs/benchmarks.md).
   replicator --topology FILE --region NAME [--no-auth]
       The region's replicator: ships its change stream to every other region's replicator and
       applies theirs to this region (global tables). Stateless: its cursors live in the regions.

@@ -15,7 +15,9 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -70,11 +72,26 @@ int CmdStart(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv, 2,
                   {"topology", "region", "facility", "workers", "access", "credentials", "snapshot-entries",
-                   "tick-ms", "election-ticks", "clock-offset-ms", "fail-fsync-file"},
+                   "tick-ms", "election-ticks", "clock-offset-ms", "fail-fsync-file", "block-cache-mb",
+                   "write-buffer-mb"},
                   {"no-auth", "join"}, &error)) {
     return UsageError(error);
   }
   if (!args.positional().empty()) return UsageError("start takes no positional arguments");
+  // RocksDB's block cache and its memtable budget across the column families (storage/engine.h
+  // defaults: 64 and 32 MiB).
+  struct {
+    std::optional<size_t> block_cache_bytes, write_buffer_bytes;
+  } memory;
+  for (auto [flag, bytes] : {std::pair{"block-cache-mb", &memory.block_cache_bytes},
+                             std::pair{"write-buffer-mb", &memory.write_buffer_bytes}}) {
+    if (!args.Get(flag)) continue;
+    std::optional<int64_t> mb = IntArg(args, flag);
+    if (!mb || *mb < 1 || *mb > 65536) {
+      return UsageError(std::string("--") + flag + " takes a whole number of MiB from 1 to 65536");
+    }
+    *bytes = static_cast<size_t>(*mb) << 20;
+  }
   auto region_name = args.Get("region");
   auto facility_name = args.Get("facility");
   if (!region_name || !facility_name) return UsageError("start needs --region NAME and --facility NAME");
@@ -151,6 +168,9 @@ int CmdStart(int argc, char** argv) {
   engine_options.sync = false;
   engine_options.region = *region_name;
   engine_options.max_clock_offset_ms = topo->max_clock_offset_ms;
+  // The node's memory bounds (checked at the start, with the other usage errors).
+  if (memory.block_cache_bytes) engine_options.block_cache_bytes = *memory.block_cache_bytes;
+  if (memory.write_buffer_bytes) engine_options.write_buffer_bytes = *memory.write_buffer_bytes;
   for (const auto& r : topo->regions) engine_options.known_regions.push_back(r.name);
   // Every write this node's region loses to conflict resolution, one JSON line each, bounded and
   // rotated, in the facility's data folder (the count and the recent ones are replicated state).

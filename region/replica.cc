@@ -249,15 +249,31 @@ struct Replica::Impl {
   void MaybeCompact() {
     LogIndex applied = raft->applied();
     if (applied != state_applied || applied <= raft->snapshot().index) return;
-    // Not while a follower is being sent a snapshot: it needs the log from that snapshot on to
-    // catch up, and a newer snapshot would start its transfer again (forever, under steady load).
-    // Bounded by bytes (the log is held in memory): past twice snapshot_bytes, compact all the same.
+    uint64_t entries = applied.value - raft->snapshot().index.value;
+    if (entries < options.snapshot_entries && bytes_since_compaction < options.snapshot_bytes) return;
+    // The log is held longer for a follower that would otherwise need a snapshot; it is in memory,
+    // so only up to twice the usual.
+    // - One being sent a snapshot needs the log from that snapshot on to catch up, and a newer
+    //   snapshot would start its transfer again (forever, under steady load): bounded by bytes only.
     if (!outgoing.empty() && bytes_since_compaction < 2 * options.snapshot_bytes) return;
-    if (applied.value - raft->snapshot().index.value < options.snapshot_entries &&
-        bytes_since_compaction < options.snapshot_bytes) {
+    // - One behind (slow, just restarted, or just past a snapshot install) catches up from the log
+    //   rather than from a whole copy of the state, which at 10^7 items costs far more than the
+    //   entries it misses (a slow follower otherwise got a 1.5 GB snapshot at every compaction).
+    if (entries < 2 * options.snapshot_entries && bytes_since_compaction < 2 * options.snapshot_bytes &&
+        AFollowerNeedsTheLogUpTo(applied)) {
       return;
     }
     CompactNow();
+  }
+
+  // Whether some follower's next entry is at or before `index` (a compaction there would cut it off).
+  bool AFollowerNeedsTheLogUpTo(LogIndex index) const {
+    for (NodeId v : raft->voters()) {
+      if (v.value == node_id) continue;
+      const raft::Progress* p = raft->progress(v);
+      if (p != nullptr && p->next <= index) return true;
+    }
+    return false;
   }
 
   void CompactNow() {
@@ -316,11 +332,14 @@ struct Replica::Impl {
 
   // Each turn: the leader's transfers send what their windows allow; finished or hopeless ones go.
   void PumpTransfers() {
+    auto now = Clock::now();
+    if (incoming && incoming->DiscardIfStale(state_applied.value, std::chrono::seconds(60), now)) {
+      std::fprintf(stderr, "replica: dropped a staged snapshot this node no longer needs\n");
+    }
     if (raft->role() != raft::Role::kLeader) {
       outgoing.clear();
       return;
     }
-    auto now = Clock::now();
     for (auto it = outgoing.begin(); it != outgoing.end();) {
       OutgoingSnapshot& o = *it->second;
       const raft::Progress* p = raft->progress(NodeId{it->first});

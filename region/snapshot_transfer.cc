@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace meridian::region {
 namespace {
@@ -177,7 +178,18 @@ void IncomingSnapshot::Reset() {
   transfer_ = index_ = term_ = next_ = 0;
 }
 
+bool IncomingSnapshot::DiscardIfStale(uint64_t applied, std::chrono::steady_clock::duration idle,
+                                      std::chrono::steady_clock::time_point now) {
+  if (!active_) return false;
+  if (!(complete_ && applied >= index_) && now - last_chunk_ < idle) return false;
+  Reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  return true;
+}
+
 ChunkAck IncomingSnapshot::OnChunk(const SnapshotChunk& c) {
+  last_chunk_ = std::chrono::steady_clock::now();
   if (c.seq == 0) {
     // A new transfer replaces whatever was staged before.
     Reset();

@@ -131,8 +131,12 @@ class IncomingSnapshot {
   // Whether transfer `id` staged the state at (index, term) completely.
   bool Ready(uint64_t id, uint64_t index, uint64_t term) const;
   const std::string& dir() const { return dir_; }
-  // After the staged state was installed (the folder is gone) or abandoned.
+  // After the staged state was installed (the folder is gone).
   void Reset();
+  // Drops what is staged, folder included: a staging this node no longer needs (its state moved
+  // past it: `applied` >= the staged index) or one left idle for `idle` (its leader went away).
+  // True when something was dropped.
+  bool DiscardIfStale(uint64_t applied, std::chrono::steady_clock::duration idle, std::chrono::steady_clock::time_point now);
 
  private:
   ChunkAck Fail(uint64_t transfer, const std::string& why);
@@ -142,6 +146,7 @@ class IncomingSnapshot {
   std::unique_ptr<StateStager> stager_;
   uint64_t transfer_ = 0, index_ = 0, term_ = 0, next_ = 0;
   bool active_ = false, complete_ = false;
+  std::chrono::steady_clock::time_point last_chunk_;
   Sha256Stream sha_;
 };
 

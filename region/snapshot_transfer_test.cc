@@ -163,6 +163,28 @@ TEST_F(SnapshotTransferTest, ChunksOfAnotherTransferAreRefusedMidWay) {
   EXPECT_TRUE(in.OnChunk((*chunks)[1]).ok) << "the transfer in progress goes on";
 }
 
+TEST_F(SnapshotTransferTest, AStagingNoLongerNeededOrLeftIdleIsDropped) {
+  auto out = Outgoing(7);
+  IncomingSnapshot in(follower_.get(), tmp_.path().string() + "/staging");
+  Run(out.get(), &in, 10000);
+  ASSERT_TRUE(in.Ready(7, 42, 3));
+  auto now = Clock::now();
+  EXPECT_FALSE(in.DiscardIfStale(41, std::chrono::seconds(60), now)) << "still needed: the state is behind it";
+  EXPECT_TRUE(std::filesystem::exists(in.dir()));
+  EXPECT_TRUE(in.DiscardIfStale(42, std::chrono::seconds(60), now)) << "the state reached it another way";
+  EXPECT_FALSE(in.Ready(7, 42, 3));
+  EXPECT_FALSE(std::filesystem::exists(in.dir()));
+
+  auto half = Outgoing(8);
+  auto chunks = half->Pump(2, 16 << 10, Clock::now());
+  ASSERT_TRUE(chunks.ok());
+  for (const SnapshotChunk& c : *chunks) EXPECT_TRUE(in.OnChunk(c).ok);
+  EXPECT_FALSE(in.DiscardIfStale(0, std::chrono::seconds(60), Clock::now()));
+  EXPECT_TRUE(in.DiscardIfStale(0, std::chrono::seconds(60), Clock::now() + std::chrono::seconds(61)))
+      << "no chunk for a minute: its leader went away";
+  EXPECT_FALSE(std::filesystem::exists(in.dir()));
+}
+
 TEST(StagedDescriptorTest, RoundTripsAndRefusesOtherData) {
   EXPECT_EQ(ParseStagedDescriptor(StagedDescriptor(1234567890123ull)), 1234567890123ull);
   EXPECT_FALSE(ParseStagedDescriptor("meridian-state"));

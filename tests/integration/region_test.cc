@@ -85,6 +85,7 @@ std::string Head(const std::vector<std::string>& lines, size_t n = 10) {
 struct RegionOptions {
   bool auth = false;
   int snapshot_entries = 0;  // 0: the node's default
+  std::vector<std::string> node_args;  // more flags for `meridian start`
 };
 
 class RegionTest : public ::testing::Test {
@@ -173,6 +174,7 @@ class RegionTest : public ::testing::Test {
       argv.push_back("--snapshot-entries");
       argv.push_back(std::to_string(options_.snapshot_entries));
     }
+    argv.insert(argv.end(), options_.node_args.begin(), options_.node_args.end());
     { std::ofstream(LogOf(i), std::ios::app) << "---- test: starting facility " << kFacilityNames[i] << "\n"; }
     nodes_[i] = std::make_unique<ChildProcess>(argv, LogOf(i));
   }
@@ -484,10 +486,20 @@ TEST_F(RegionTest, WipedFollowerRejoinsAndIsRebuiltFromSnapshot) {
 }
 
 // A follower that falls behind a compacted log gets the state in chunks (region/snapshot_transfer.h).
-// The state here (about 40 MB) is larger than a peer frame may be (24 MB): sent whole, as before,
+// The state here (over 40 MB) is larger than a peer frame may be (24 MB): sent whole, as before,
 // the snapshot was dropped at every attempt and the follower never caught up.
+// The nodes run with small memory bounds here (--block-cache-mb, --write-buffer-mb); bad values of
+// them are usage errors.
 TEST_F(RegionTest, FollowerFarBehindGetsAStateLargerThanAFrameInChunks) {
-  ASSERT_NO_FATAL_FAILURE(Boot({.snapshot_entries = 50}));
+  ASSERT_NO_FATAL_FAILURE(
+      Boot({.snapshot_entries = 50, .node_args = {"--block-cache-mb", "16", "--write-buffer-mb", "8"}}));
+  for (const char* bad : {"0", "-3", "12x", "70000"}) {
+    CommandResult r = RunCommand({"/bin/sh", "-c",
+                                  "exec " + kBinary + " start --topology '" + topology_path_.string() + "' --region " +
+                                      kRegion + " --facility a --block-cache-mb " + bad + " 2>&1"});
+    EXPECT_EQ(r.exit_code, 2) << "--block-cache-mb " << bad << ": " << r.out;
+    EXPECT_NE(r.out.find("--block-cache-mb takes a whole number of MiB"), std::string::npos) << r.out;
+  }
   int leader = WaitForLeader(kLeaderWait);
   ASSERT_GE(leader, 0);
   int follower = Other(leader);
@@ -500,10 +512,12 @@ TEST_F(RegionTest, FollowerFarBehindGetsAStateLargerThanAFrameInChunks) {
     Result<PutItemResponse> r = client.PutItem(p);
     ASSERT_TRUE(r.ok()) << "item " << i << ": " << r.status().ToString();
   };
-  for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(put(i));
+  constexpr int kBefore = 70, kItems = 180;
+  for (int i = 0; i < kBefore; ++i) ASSERT_NO_FATAL_FAILURE(put(i));
   ASSERT_NO_FATAL_FAILURE(Kill(follower));
-  // Many more entries than 50 while it is down: the log it would need is compacted away.
-  for (int i = 40; i < 105; ++i) ASSERT_NO_FATAL_FAILURE(put(i));
+  // More than twice 50 entries while it is down (the leader holds the log that long for a follower
+  // behind): the log it would need is compacted away.
+  for (int i = kBefore; i < kItems; ++i) ASSERT_NO_FATAL_FAILURE(put(i));
   ASSERT_NO_FATAL_FAILURE(Restart(follower));
 
   leader = WaitForLeader(kLeaderWait);
@@ -515,8 +529,13 @@ TEST_F(RegionTest, FollowerFarBehindGetsAStateLargerThanAFrameInChunks) {
       << commit << "; its log:\n"
       << testing::TailFile(LogOf(follower), 20);
   std::string log = testing::ReadFileText(LogOf(follower));
-  EXPECT_NE(log.find("staged a snapshot"), std::string::npos) << "the follower did not catch up from a snapshot:\n"
-                                                                  << testing::TailFile(LogOf(follower), 20);
+  size_t staged = log.rfind("staged a snapshot");
+  ASSERT_NE(staged, std::string::npos) << "the follower did not catch up from a snapshot:\n"
+                                       << testing::TailFile(LogOf(follower), 20);
+  // "... (N keys, M chunks) ...": chunks are 1 MB, so more than 24 is more than a frame may hold.
+  size_t keys_at = log.find(" keys, ", staged);
+  ASSERT_NE(keys_at, std::string::npos) << log.substr(staged, 200);
+  EXPECT_GT(std::stoul(log.substr(keys_at + 7)), 24u) << log.substr(staged, 200);
   EXPECT_NE(testing::ReadFileText(LogOf(leader)).find("installed the snapshot"), std::string::npos)
       << testing::TailFile(LogOf(leader), 20);
   // A node reports its memory in its status (meridian status, meridian bench --topology).
@@ -526,7 +545,7 @@ TEST_F(RegionTest, FollowerFarBehindGetsAStateLargerThanAFrameInChunks) {
   EXPECT_GE(fs->peak_rss_kib, fs->rss_kib);
   // Every item is in the follower's own data, whole.
   Client local = NewClient(follower, 10s);
-  for (int i = 0; i < 105; ++i) {
+  for (int i = 0; i < kItems; ++i) {
     GetItemRequest g;
     g.table_name = kTable;
     g.key = Item{{"pk", AttributeValue::S("big-" + std::to_string(i))}};
