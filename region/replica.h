@@ -28,10 +28,10 @@
 // local state without any of this.
 //
 // Snapshots: every `snapshot_entries` applied entries (or `snapshot_bytes` of entry data) the loop
-// takes a RocksDB snapshot of the state it has just applied and compacts the log up to it (not
-// while a snapshot is being sent, up to twice snapshot_bytes of log). A follower that needs
-// entries older than the log gets the state read from that RocksDB snapshot in 1 MB chunks, four
-// outstanding at a time, staged into SST files on its side and ingested
+// takes a RocksDB snapshot of the state it has just applied and compacts the log up to it (later,
+// up to twice as much log, while a snapshot is being sent or a follower is behind). A follower that
+// needs entries older than the log gets the state read from that RocksDB snapshot in 1 MB chunks,
+// four outstanding at a time, staged into SST files on its side and ingested
 // (region/snapshot_transfer.h): memory stays a few chunks and the loop a chunk's work per turn,
 // whatever the size of the state. One after a restart without a held snapshot gets a fresh one
 // taken at the applied index.
