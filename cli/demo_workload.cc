@@ -319,6 +319,8 @@ std::vector<std::vector<std::optional<Item>>> ReadContended(std::vector<RegionCl
   }
 }
 
+}  // namespace
+
 // Every region's ReplicationStatus, once every region has applied all that the others had written
 // (each cursor at its source's head) or `deadline` passed (`*settled` false). A region that does
 // not answer is left out.
@@ -349,6 +351,8 @@ std::vector<std::optional<ReplicationStatusResponse>> SettledReplicationStatus(s
     std::this_thread::sleep_for(kSetupInterval);
   }
 }
+
+namespace {
 
 uint64_t ConflictCount(const std::optional<ReplicationStatusResponse>& status) {
   if (!status) return 0;

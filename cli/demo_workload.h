@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,5 +58,13 @@ int RunDemoWorkload(const DemoWorkloadOptions& options);
 Status SetUpGlobalTable(std::vector<RegionClient>& clients, const topology::Topology& t,
                         const CreateTableRequest& create, std::chrono::steady_clock::time_point deadline,
                         const std::function<void(const std::string&)>& say);
+
+// Every region's ReplicationStatus, once every region has applied all that the others had written
+// (each cursor at its source's head) or `deadline` passed (`*settled` false). A region that does
+// not answer is left out. `clients`: one per region of `t`, in order.
+std::vector<std::optional<ReplicationStatusResponse>> SettledReplicationStatus(std::vector<RegionClient>& clients,
+                                                                               const topology::Topology& t,
+                                                                               std::chrono::steady_clock::time_point deadline,
+                                                                               bool* settled);
 
 }  // namespace meridian::cli
